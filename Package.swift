@@ -1,0 +1,58 @@
+// swift-tools-version: 6.1
+// Vishwarupa: a personal, decentralized, erasure-coded and encrypted storage system.
+// Module map and dependency direction: docs/DESIGN section 11 (each C library has exactly one Swift importer).
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "Vishwarupa",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vishwa", targets: ["vishwa"]),
+        .library(name: "VishwaCodec", targets: ["VishwaCodec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // System libraries: a module map and a tiny shim header each, nothing else.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
+                       providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal",
+                       providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3",
+                       providers: [.apt(["libfuse3-dev"])]),
+
+        .target(name: "VishwaCore", swiftSettings: strict),
+        .target(name: "VishwaCrypto", dependencies: ["CSodium", "VishwaCore"], swiftSettings: strict),
+        .target(name: "VishwaErasure", dependencies: ["CISAL", "VishwaCore"], swiftSettings: strict),
+        .target(name: "VishwaCodec", dependencies: ["VishwaCore", "VishwaCrypto", "VishwaErasure"],
+                swiftSettings: strict),
+        .target(name: "VishwaVault", dependencies: ["VishwaCore", "VishwaCrypto"], swiftSettings: strict),
+
+        // Benchmarks live outside Sources/ and, alone, call the C libraries directly:
+        // their job is to compare our layer with the raw primitives on the same buffers.
+        .target(name: "VishwaBench",
+                dependencies: ["VishwaCore", "VishwaCodec", "VishwaCrypto", "VishwaErasure", "CSodium", "CISAL"],
+                path: "Benchmarks/VishwaBench", swiftSettings: strict),
+
+        .executableTarget(
+            name: "vishwa",
+            dependencies: [
+                "VishwaCore", "VishwaVault", "VishwaBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        .testTarget(name: "VishwaCryptoTests", dependencies: ["VishwaCrypto"]),
+        .testTarget(name: "VishwaErasureTests", dependencies: ["VishwaErasure"]),
+        .testTarget(name: "VishwaCodecTests",
+                    dependencies: ["VishwaCodec", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"]),
+        .testTarget(name: "CLITests", dependencies: ["VishwaCore"]),
+    ]
+)

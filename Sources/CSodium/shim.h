@@ -1,0 +1,4 @@
+#ifndef VISHWA_CSODIUM_SHIM_H
+#define VISHWA_CSODIUM_SHIM_H
+#include <sodium.h>
+#endif

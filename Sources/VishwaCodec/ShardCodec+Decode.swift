@@ -1,0 +1,131 @@
+import VishwaCore
+import VishwaCrypto
+import VishwaErasure
+
+/// A decoded chunk and the shards that were set aside on the way (for repair and fsck).
+public struct DecodedChunk: Sendable {
+    public let plaintext: [UInt8]
+    public let rejected: [ShardRejection]
+}
+
+extension ShardCodec {
+    /// Rebuilds a chunk from any k authentic shards among `shards`, in any order.
+    ///
+    /// Shards that are malformed, belong elsewhere, fail authentication or repeat an index are
+    /// treated as missing. Data shards are tried first (no decoding needed when all k are good);
+    /// decryption stops as soon as k shards have authenticated.
+    /// Throws `.notEnoughShards` when fewer than k authenticate.
+    public func decode(_ shards: [some ShardBytes], context: ShardContext, key: SecretBytes) throws(CodecError) -> DecodedChunk {
+        let k = parameters.k
+        let piece = parameters.pieceLength(forChunkLength: context.chunkLength)
+        // Data shards first, then parity, each in index order; unreadable headers go last.
+        let order = shards.indices.sorted { a, b in
+            let ia = Self.claimedIndex(of: shards[a]) ?? Int.max
+            let ib = Self.claimedIndex(of: shards[b]) ?? Int.max
+            return (ia, a) < (ib, b)
+        }
+
+        var rejected: [ShardRejection] = []
+        var failure: CodecError?
+        let plaintext = [UInt8](unsafeUninitializedCapacity: max(k * piece, 1)) { buffer, initialized in
+            let out = UnsafeMutableRawPointer(buffer.baseAddress!)
+            // Authentic parity pieces are decrypted here; data pieces go straight to their place in `out`.
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(parameters.m * piece, 1), alignment: 64)
+            defer { scratch.deallocate() }
+            var authentic: [(index: Int, bytes: UnsafeRawPointer)] = []
+            var accepted = Set<Int>()
+            var parityUsed = 0
+
+            for position in order where authentic.count < k {
+                let claimed = Self.claimedIndex(of: shards[position])
+                if let claimed, accepted.contains(claimed) {
+                    rejected.append(ShardRejection(index: claimed, position: position, reason: .duplicate))
+                    continue
+                }
+                let isData = claimed.map { $0 < k } ?? false
+                let destination = isData ? out + claimed! * piece : scratch + parityUsed * piece
+                let result = shards[position].withUnsafeBytes { open($0, into: destination, context: context, key: key) }
+                switch result {
+                case .success(let index):
+                    accepted.insert(index)
+                    authentic.append((index, UnsafeRawPointer(destination)))
+                    if !isData { parityUsed += 1 }
+                case .failure(let reason):
+                    rejected.append(ShardRejection(index: claimed, position: position, reason: reason))
+                }
+            }
+            guard authentic.count == k else {
+                failure = .notEnoughShards(authentic: authentic.count, needed: k, rejected: rejected)
+                return
+            }
+            let missing = (0..<k).filter { !accepted.contains($0) }
+            if !missing.isEmpty {
+                do {
+                    try code.reconstruct(length: piece, sources: authentic, targets: missing.map { ($0, out + $0 * piece) })
+                } catch {
+                    failure = .notEnoughShards(authentic: authentic.count, needed: k, rejected: rejected)
+                    return
+                }
+            }
+            initialized = context.chunkLength
+        }
+        if let failure { throw failure }
+        return DecodedChunk(plaintext: plaintext, rejected: rejected)
+    }
+
+    /// The data shard indices that hold bytes `offset..<offset+length` of a chunk of `chunkLength` bytes.
+    public func dataShards(coveringOffset offset: Int, length: Int, chunkLength: Int) -> Range<Int> {
+        let piece = parameters.pieceLength(forChunkLength: chunkLength)
+        guard length > 0, piece > 0 else { return 0..<0 }
+        return (offset / piece)..<((offset + length - 1) / piece + 1)
+    }
+
+    /// Decodes bytes `offset..<offset+length` of a chunk from just the data shards that cover them
+    /// (`dataShards(coveringOffset:length:chunkLength:)`); other shards in `shards` are ignored.
+    /// Throws `.dataShardUnavailable` when a covering shard is absent or fails authentication;
+    /// the caller then falls back to `decode` with any k shards.
+    public func decodeRange(
+        offset: Int, length: Int, from shards: [some ShardBytes], context: ShardContext, key: SecretBytes
+    ) throws(CodecError) -> [UInt8] {
+        guard offset >= 0, length >= 0, offset + length <= context.chunkLength else {
+            throw .rangeOutOfBounds(offset: offset, length: length, chunkLength: context.chunkLength)
+        }
+        let piece = parameters.pieceLength(forChunkLength: context.chunkLength)
+        let needed = dataShards(coveringOffset: offset, length: length, chunkLength: context.chunkLength)
+        var byIndex: [Int: [Int]] = [:]
+        for position in shards.indices {
+            if let index = Self.claimedIndex(of: shards[position]), needed.contains(index) {
+                byIndex[index, default: []].append(position)
+            }
+        }
+        var failure: CodecError?
+        let result = [UInt8](unsafeUninitializedCapacity: length) { out, initialized in
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(piece, 1), alignment: 64)
+            defer { scratch.deallocate() }
+            for index in needed {
+                var lastReason: ShardRejection.Reason?
+                var opened = false
+                for position in byIndex[index] ?? [] where !opened {
+                    switch shards[position].withUnsafeBytes({ open($0, into: scratch, context: context, key: key) }) {
+                    case .success(index): opened = true
+                    case .success: lastReason = .wrongContext
+                    case .failure(let reason): lastReason = reason
+                    }
+                }
+                guard opened else {
+                    failure = .dataShardUnavailable(index: index, reason: lastReason)
+                    return
+                }
+                // Copy the overlap of this piece with the requested range.
+                let pieceStart = index * piece
+                let from = max(offset, pieceStart)
+                let to = min(offset + length, pieceStart + piece)
+                (UnsafeMutableRawPointer(out.baseAddress!) + (from - offset))
+                    .copyMemory(from: scratch + (from - pieceStart), byteCount: to - from)
+            }
+            initialized = length
+        }
+        if let failure { throw failure }
+        return result
+    }
+}

@@ -1,0 +1,100 @@
+import CSodium
+
+/// XChaCha20-Poly1305 (IETF), the authenticated cipher of every shard and every wrapped key.
+///
+/// Wraps `crypto_aead_xchacha20poly1305_ietf_{en,de}crypt_detached`. libsodium allows the message
+/// and ciphertext to be the same buffer, which lets the codec encrypt shards in place without a copy.
+public enum XChaCha20Poly1305 {
+    public static let keyLength = Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES)  // 32
+    public static let nonceLength = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)  // 24
+    public static let tagLength = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)  // 16
+
+    /// Encrypts `buffer` in place and writes the 16-byte tag to `tag`.
+    /// Traps on wrong key, nonce or tag sizes: those are programming errors, never input.
+    public static func sealInPlace(
+        _ buffer: UnsafeMutableRawBufferPointer,
+        tag: UnsafeMutableRawBufferPointer,
+        nonce: UnsafeRawBufferPointer,
+        additionalData: UnsafeRawBufferPointer,
+        key: SecretBytes
+    ) {
+        precondition(nonce.count == nonceLength && tag.count == tagLength && key.count == keyLength)
+        Sodium.ensureInitialized()
+        key.withUnsafeBytes { k in
+            let m = buffer.mutableBytePointer
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+                m, tag.baseAddress!.assumingMemoryBound(to: UInt8.self), nil,
+                m, UInt64(buffer.count),
+                additionalData.bytePointer, UInt64(additionalData.count),
+                nil, nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
+    /// Verifies `tag` over `ciphertext` and `additionalData`, then writes the plaintext to `output`
+    /// (which may be the same memory as `ciphertext`). Throws `.authenticationFailed` and leaves
+    /// `output` unspecified on any alteration.
+    public static func open(
+        _ ciphertext: UnsafeRawBufferPointer,
+        tag: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer,
+        nonce: UnsafeRawBufferPointer,
+        additionalData: UnsafeRawBufferPointer,
+        key: SecretBytes
+    ) throws(CryptoError) {
+        precondition(nonce.count == nonceLength && key.count == keyLength && output.count >= ciphertext.count)
+        guard tag.count == tagLength else { throw .invalidLength(what: "tag", expected: tagLength, got: tag.count) }
+        Sodium.ensureInitialized()
+        let status = key.withUnsafeBytes { k in
+            crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+                output.mutableBytePointer, nil,
+                ciphertext.bytePointer, UInt64(ciphertext.count),
+                tag.bytePointer,
+                additionalData.bytePointer, UInt64(additionalData.count),
+                nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        guard status == 0 else { throw .authenticationFailed }
+    }
+
+    /// Convenience for small messages (wrapped keys): returns nonce-free `ciphertext || tag`.
+    public static func seal(_ plaintext: [UInt8], nonce: [UInt8], additionalData: [UInt8], key: SecretBytes) -> [UInt8] {
+        var out = plaintext + [UInt8](repeating: 0, count: tagLength)
+        let n = plaintext.count
+        out.withUnsafeMutableBytes { buffer in
+            nonce.withUnsafeBytes { nonce in
+                additionalData.withUnsafeBytes { ad in
+                    sealInPlace(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]),
+                                tag: UnsafeMutableRawBufferPointer(rebasing: buffer[n...]),
+                                nonce: nonce, additionalData: ad, key: key)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Opens `ciphertext || tag` made by `seal`. The plaintext goes to guarded memory.
+    public static func open(_ sealed: [UInt8], nonce: [UInt8], additionalData: [UInt8], key: SecretBytes) throws(CryptoError) -> SecretBytes {
+        guard sealed.count >= tagLength else {
+            throw .invalidLength(what: "sealed message", expected: tagLength, got: sealed.count)
+        }
+        let n = sealed.count - tagLength
+        do {
+            return try SecretBytes(count: n) { output in
+                try sealed.withUnsafeBytes { s in
+                    try nonce.withUnsafeBytes { nonce in
+                        try additionalData.withUnsafeBytes { ad in
+                            try open(UnsafeRawBufferPointer(rebasing: s[0..<n]),
+                                     tag: UnsafeRawBufferPointer(rebasing: s[n...]),
+                                     into: output, nonce: nonce, additionalData: ad, key: key)
+                        }
+                    }
+                }
+            }
+        } catch let error as CryptoError {
+            throw error
+        } catch {
+            throw .primitiveFailed("open")
+        }
+    }
+}
