@@ -49,6 +49,7 @@ let package = Package(
             swiftSettings: strict),
 
         .testTarget(name: "VishwaCryptoTests", dependencies: ["VishwaCrypto"]),
+        .testTarget(name: "VishwaNoiseTests", dependencies: ["VishwaCrypto"], resources: [.copy("Vectors")]),
         .testTarget(name: "VishwaErasureTests", dependencies: ["VishwaErasure"]),
         .testTarget(name: "VishwaCodecTests",
                     dependencies: ["VishwaCodec", .product(name: "PropertyBased", package: "swift-property-based")]),
