@@ -52,7 +52,8 @@ let package = Package(
         .testTarget(name: "VishwaNoiseTests", dependencies: ["VishwaCrypto"], resources: [.copy("Vectors")]),
         .testTarget(name: "VishwaErasureTests", dependencies: ["VishwaErasure"]),
         .testTarget(name: "VishwaCodecTests",
-                    dependencies: ["VishwaCodec", .product(name: "PropertyBased", package: "swift-property-based")]),
+                    dependencies: ["VishwaCodec", .product(name: "PropertyBased", package: "swift-property-based")],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"]),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore"]),
     ]

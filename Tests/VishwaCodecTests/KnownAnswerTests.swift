@@ -1,0 +1,66 @@
+import Testing
+import VishwaCore
+import VishwaCrypto
+@testable import VishwaCodec
+
+/// Pins shard format version 1 byte for byte (docs/format.md §2). If one of these fails, the format
+/// changed: that breaks every stored shard. Add a new format version instead of editing these.
+@Suite struct KnownAnswerTests {
+    /// Deterministic nonces: shard i gets bytes i, i+1, …, i+23.
+    static func encodeFixed(_ chunk: [UInt8], k: Int, m: Int, chunkIndex: UInt64 = 0) throws -> EncodedChunk {
+        let codec = ShardCodec(parameters: try CodingParameters(k: k, m: m, chunkSize: 4 << 20))
+        var shard = 0
+        return try chunk.withUnsafeBytes { bytes in
+            try codec.encode(bytes, context: context(length: chunk.count, chunk: chunkIndex, version: 42), key: testKey) { nonce in
+                for j in 0..<nonce.count { nonce[j] = UInt8(truncatingIfNeeded: shard + j) }
+                shard += 1
+            }
+        }
+    }
+
+    static let chunk = (0..<1000).map { UInt8(truncatingIfNeeded: $0 % 251) }
+
+    @Test func headerLayoutIsPinned() throws {
+        let encoded = try Self.encodeFixed(Self.chunk, k: 6, m: 4, chunkIndex: 0x0102)
+        let header = Array(encoded.shard(7).prefix(ShardFormat.headerLength))
+        #expect(Hex.encode(header) ==
+            "56575348" + "01" + "06" + "04" + "07" + "000003e8"
+            + "0102030405060708090a0b0c0d0e0f10" + "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
+            + "000000000000002a" + "0000000000000102"
+            + "0708090a0b0c0d0e0f101112131415161718191a1b1c1d1e")
+        #expect(encoded.shardLength == 84 + 167 + 16)
+    }
+
+    @Test func shardBytesArePinned() throws {
+        let encoded = try Self.encodeFixed(Self.chunk, k: 6, m: 4)
+        #expect(Hex.encode(BLAKE2b.hash(encoded.storage, length: 32)) == Self.pinnedDigest6x4)
+        let tiny = try Self.encodeFixed([0x61, 0x62, 0x63], k: 2, m: 1)
+        #expect(Hex.encode(tiny.storage) == Self.pinnedTiny2x1)
+    }
+
+    /// Shards written by format version 1 stay decodable forever.
+    @Test func fixtureShardsDecode() throws {
+        let codec = ShardCodec(parameters: try CodingParameters(k: 2, m: 1, chunkSize: 4 << 20))
+        let shards = Self.pinnedTiny2x1Shards.map { Hex.decode($0)! }
+        let ctx = context(length: 3, version: 42)
+        #expect(try codec.decode(shards, context: ctx, key: testKey).plaintext == [0x61, 0x62, 0x63])
+        #expect(try codec.decode([shards[2], shards[1]], context: ctx, key: testKey).plaintext == [0x61, 0x62, 0x63])
+    }
+
+    static let pinnedDigest6x4 = "bc014cba525bda0e7eb845847fee6b10ec9001772b68a9fccfa1269775c9eff4"
+    /// Cross-checked against an independent encoder (PyNaCl + a reference GF(2^8)):
+    /// Tests/VishwaCodecTests/Fixtures/independent_encoder.py prints the same bytes.
+    static let pinnedTiny2x1 =
+        "5657534801020100000000030102030405060708090a0b0c0d0e0f10f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000000000000002a"
+        + "0000000000000000000102030405060708090a0b0c0d0e0f1011121314151617ffa091c967a0e900fd14335c24cd08c7cb8f"
+        + "5657534801020101000000030102030405060708090a0b0c0d0e0f10f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000000000000002a"
+        + "00000000000000000102030405060708090a0b0c0d0e0f101112131415161718dffbf19050a4bff559bfab74548219dfce95"
+        + "5657534801020102000000030102030405060708090a0b0c0d0e0f10f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000000000000002a"
+        + "000000000000000002030405060708090a0b0c0d0e0f10111213141516171819e317de426c647685ed64d1904d91f5f31c71"
+    static var pinnedTiny2x1Shards: [String] {
+        let length = pinnedTiny2x1.count / 3
+        return (0..<3).map { i in
+            String(pinnedTiny2x1.dropFirst(i * length).prefix(length))
+        }
+    }
+}

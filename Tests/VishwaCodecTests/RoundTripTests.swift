@@ -1,0 +1,129 @@
+import Testing
+import VishwaCore
+import VishwaCrypto
+@testable import VishwaCodec
+
+@Suite struct RoundTripTests {
+    static let chunkSize = 4 << 20
+
+    /// Sizes around every boundary of the default 6+4 over 4 MiB: sizes above one chunk are cut into chunks.
+    @Test(arguments: [0, 1, 5, 6, 7, chunkSize - 1, chunkSize, chunkSize + 1])
+    func fileOfSizeRoundTrips(size: Int) throws {
+        var rng = SeededGenerator(state: UInt64(size))
+        let file = rng.bytes(size)
+        let codec = ShardCodec(parameters: .default)
+        var rebuilt: [UInt8] = []
+        for (index, range) in ChunkLayout(fileSize: size, chunkSize: Self.chunkSize).chunks.enumerated() {
+            let ctx = context(length: range.count, chunk: UInt64(index))
+            let encoded = try codec.encode(Array(file[range]), context: ctx, key: testKey)
+            #expect(encoded.count == 10)
+            #expect(encoded.shardLength == ShardFormat.overhead + (range.count + 5) / 6)
+            rebuilt += try codec.decode(encoded.shards, context: ctx, key: testKey).plaintext
+        }
+        #expect(rebuilt == file)
+    }
+
+    @Test func refusesAChunkLargerThanTheChunkSize() {
+        let codec = ShardCodec(parameters: parameters(6, 4, chunk: 100))
+        #expect(throws: CodecError.chunkTooLarge(length: 101, chunkSize: 100)) {
+            try codec.encode([UInt8](repeating: 0, count: 101), context: context(length: 101), key: testKey)
+        }
+    }
+
+    @Test func randomSizesRoundTrip() throws {
+        var rng = SeededGenerator(state: 99)
+        let codec = ShardCodec(parameters: parameters(6, 4, chunk: 1 << 20))
+        for _ in 0..<40 {
+            let size = Int.random(in: 0...(1 << 20), using: &rng)
+            let chunk = rng.bytes(size)
+            let ctx = context(length: size)
+            let encoded = try codec.encode(chunk, context: ctx, key: testKey)
+            var shards = encoded.arrays
+            shards.shuffle(using: &rng)
+            #expect(try codec.decode(shards, context: ctx, key: testKey).plaintext == chunk)
+        }
+    }
+
+    /// All C(10, 6) = 210 ways to keep 6 of 10 shards (every way to lose 4) decode, in shuffled order.
+    @Test func decodesFromEverySixOfTen() throws {
+        var rng = SeededGenerator(state: 210)
+        let size = 256 << 10 | 13
+        let chunk = rng.bytes(size)
+        let codec = ShardCodec(parameters: parameters(6, 4, chunk: 1 << 20))
+        let ctx = context(length: size)
+        let shards = try codec.encode(chunk, context: ctx, key: testKey).arrays
+        let subsets = combinations(10, choose: 6)
+        #expect(subsets.count == 210)
+        for subset in subsets {
+            let kept = subset.map { shards[$0] }.shuffled(using: &rng)
+            let decoded = try codec.decode(kept, context: ctx, key: testKey)
+            #expect(decoded.plaintext == chunk, "lost \(Set(0..<10).subtracting(subset).sorted())")
+            #expect(decoded.rejected.isEmpty)
+        }
+        // And five of ten is never enough.
+        #expect(throws: CodecError.notEnoughShards(authentic: 5, needed: 6, rejected: [])) {
+            try codec.decode(Array(shards[0..<5]), context: ctx, key: testKey)
+        }
+    }
+
+    @Test(arguments: [(1, 0), (1, 1), (1, 4), (2, 1), (3, 2), (4, 4), (10, 4), (16, 16), (20, 10), (100, 155), (254, 1)])
+    func decodesRandomLossPatterns(k: Int, m: Int) throws {
+        var rng = SeededGenerator(state: UInt64(k << 8 | m))
+        let codec = ShardCodec(parameters: parameters(k, m, chunk: 64 << 10))
+        for trial in 0..<12 {
+            let size = trial == 0 ? 0 : Int.random(in: 1...(64 << 10), using: &rng)
+            let chunk = rng.bytes(size)
+            let ctx = context(length: size, chunk: UInt64(trial))
+            let shards = try codec.encode(chunk, context: ctx, key: testKey).arrays
+            let lose = Int.random(in: 0...m, using: &rng)
+            let kept = Array(shards.shuffled(using: &rng).dropFirst(lose))
+            #expect(try codec.decode(kept, context: ctx, key: testKey).plaintext == chunk, "\(k)+\(m) lost \(lose)")
+        }
+    }
+
+    @Test func rangeDecodesFromCoveringDataShardsOnly() throws {
+        var rng = SeededGenerator(state: 5)
+        let size = (4 << 20) - 3
+        let chunk = rng.bytes(size)
+        let codec = ShardCodec(parameters: .default)
+        let ctx = context(length: size)
+        let shards = try codec.encode(chunk, context: ctx, key: testKey).arrays
+        for _ in 0..<60 {
+            let offset = Int.random(in: 0..<size, using: &rng)
+            let length = Int.random(in: 0...min(size - offset, 2 << 20), using: &rng)
+            let covering = codec.dataShards(coveringOffset: offset, length: length, chunkLength: size)
+            let only = covering.map { shards[$0] }
+            let bytes = try codec.decodeRange(offset: offset, length: length, from: only, context: ctx, key: testKey)
+            #expect(bytes == Array(chunk[offset..<offset + length]))
+        }
+        #expect(codec.dataShards(coveringOffset: 0, length: 1, chunkLength: size) == 0..<1)
+        #expect(codec.dataShards(coveringOffset: size - 1, length: 1, chunkLength: size) == 5..<6)
+    }
+
+    @Test func rangeDecodeReportsAMissingOrCorruptCoveringShard() throws {
+        let codec = ShardCodec(parameters: parameters(6, 4, chunk: 6000))
+        let ctx = context(length: 6000)
+        var shards = try codec.encode([UInt8](repeating: 7, count: 6000), context: ctx, key: testKey).arrays
+        #expect(throws: CodecError.dataShardUnavailable(index: 1, reason: nil)) {
+            try codec.decodeRange(offset: 900, length: 200, from: [shards[0]], context: ctx, key: testKey)
+        }
+        shards[1][ShardFormat.headerLength + 3] ^= 1
+        #expect(throws: CodecError.dataShardUnavailable(index: 1, reason: .authenticationFailed)) {
+            try codec.decodeRange(offset: 900, length: 200, from: shards, context: ctx, key: testKey)
+        }
+        #expect(throws: CodecError.rangeOutOfBounds(offset: 5990, length: 11, chunkLength: 6000)) {
+            try codec.decodeRange(offset: 5990, length: 11, from: shards, context: ctx, key: testKey)
+        }
+    }
+
+    @Test func eachShardIsCiphertextOfItsPiece() throws {
+        // A chunk of one repeated byte must not show through in any shard's payload.
+        let codec = ShardCodec(parameters: parameters(6, 4, chunk: 60_000))
+        let encoded = try codec.encode([UInt8](repeating: 0x41, count: 60_000), context: context(length: 60_000), key: testKey)
+        for shard in encoded.arrays {
+            let payload = shard[ShardFormat.headerLength..<(shard.count - ShardFormat.tagLength)]
+            let same = payload.filter { $0 == 0x41 }.count
+            #expect(same < payload.count / 100, "payload looks like plaintext")
+        }
+    }
+}
