@@ -17,12 +17,8 @@ public final class SecretBytes: @unchecked Sendable {
         }
         pointer = p
         self.count = count
-        do {
-            try fill(UnsafeMutableRawBufferPointer(start: p, count: count))
-        } catch {
-            sodium_free(p)
-            throw error
-        }
+        // If `fill` throws, the object is already fully initialised, so deinit frees the memory.
+        try fill(UnsafeMutableRawBufferPointer(start: p, count: count))
         // Read-only from now on: a stray write to a key is a bug worth a crash.
         sodium_mprotect_readonly(p)
     }
