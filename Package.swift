@@ -1,9 +1,11 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 // Vishwarupa: a personal, decentralized, erasure-coded and encrypted storage system.
 // Module map and dependency direction: docs/DESIGN section 11 (each C library has exactly one Swift importer).
 import PackageDescription
 
-let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+// Our own targets treat every warning as an error (dependencies are built with warnings suppressed).
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .treatAllWarnings(as: .error)]
+let testSettings: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 let package = Package(
     name: "Vishwarupa",
@@ -48,13 +50,13 @@ let package = Package(
             ],
             swiftSettings: strict),
 
-        .testTarget(name: "VishwaCryptoTests", dependencies: ["VishwaCrypto"]),
-        .testTarget(name: "VishwaNoiseTests", dependencies: ["VishwaCrypto"], resources: [.copy("Vectors")]),
-        .testTarget(name: "VishwaErasureTests", dependencies: ["VishwaErasure"]),
+        .testTarget(name: "VishwaCryptoTests", dependencies: ["VishwaCrypto"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaNoiseTests", dependencies: ["VishwaCrypto"], resources: [.copy("Vectors")], swiftSettings: testSettings),
+        .testTarget(name: "VishwaErasureTests", dependencies: ["VishwaErasure"], swiftSettings: testSettings),
         .testTarget(name: "VishwaCodecTests",
                     dependencies: ["VishwaCodec", .product(name: "PropertyBased", package: "swift-property-based")],
-                    exclude: ["Fixtures"]),
-        .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"]),
-        .testTarget(name: "CLITests", dependencies: ["VishwaCore"]),
+                    exclude: ["Fixtures"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
+        .testTarget(name: "CLITests", dependencies: ["VishwaCore"], swiftSettings: testSettings),
     ]
 )

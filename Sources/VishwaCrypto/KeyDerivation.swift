@@ -66,6 +66,10 @@ public enum Argon2id {
         public static let interactive = Cost(operations: UInt64(crypto_pwhash_OPSLIMIT_INTERACTIVE),
                                              memoryBytes: UInt64(crypto_pwhash_MEMLIMIT_INTERACTIVE))
 
+        /// libsodium's SENSITIVE: 4 passes over 1 GiB (several seconds); for keys worth the wait.
+        public static let sensitive = Cost(operations: UInt64(crypto_pwhash_OPSLIMIT_SENSITIVE),
+                                           memoryBytes: UInt64(crypto_pwhash_MEMLIMIT_SENSITIVE))
+
         /// Whether libsodium accepts these costs; a key file with others is corrupt.
         public var isAcceptable: Bool {
             operations >= UInt64(crypto_pwhash_OPSLIMIT_MIN) && operations <= 1000

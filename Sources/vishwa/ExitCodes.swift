@@ -1,0 +1,23 @@
+import ArgumentParser
+
+/// Every exit status `vishwa` uses, in one place. Never reuse or renumber a code: scripts depend on them.
+/// (64, usage error, is argument-parser's own.)
+enum Exit {
+    static let success = ExitCode(0)
+    /// Anything not listed below.
+    static let failure = ExitCode(1)
+    /// `init` found a vault already there.
+    static let vaultExists = ExitCode(10)
+    /// No vault in the home folder.
+    static let vaultMissing = ExitCode(11)
+    /// Wrong passphrase, or none available.
+    static let vaultLocked = ExitCode(12)
+    /// The key file is truncated, tampered with, or from a newer version.
+    static let vaultCorrupt = ExitCode(13)
+    /// A recovery code that does not decode.
+    static let badRecoveryCode = ExitCode(14)
+    /// A file could not be read or written.
+    static let ioError = ExitCode(15)
+    /// Invalid input (parameters, sizes, files handed to us).
+    static let invalidInput = ExitCode(16)
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import VishwaCore
+import VishwaVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Prints `message` to standard error as one line prefixed with the program name.
+func printError(_ message: String) {
+    var line = "vishwa: " + message + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+/// Runs a command body; any error becomes one line on standard error and its stable exit code.
+func reportingErrors<T>(verbose: Bool = false, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch let error as CleanExit {
+        throw error
+    } catch {
+        printError(String(describing: error))
+        if verbose { printError("cause: \(String(reflecting: error))") }
+        throw exitCode(for: error)
+    }
+}
+
+func exitCode(for error: any Error) -> ExitCode {
+    switch error {
+    case let vault as VaultError:
+        switch vault {
+        case .alreadyExists: return Exit.vaultExists
+        case .missing: return Exit.vaultMissing
+        case .wrongPassphrase, .passphraseRequired: return Exit.vaultLocked
+        case .truncated, .corrupt: return Exit.vaultCorrupt
+        case .invalidRecoveryCode: return Exit.badRecoveryCode
+        case .io: return Exit.ioError
+        case .emptyPassphrase, .passphraseMismatch: return Exit.invalidInput
+        }
+    case is ParameterError, is InputError: return Exit.invalidInput
+    default: return Exit.failure
+    }
+}
+
+/// Bad input handed to the command line (files, sizes), described in one line.
+struct InputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The one test command: installs system packages, builds everything (warnings are errors in our
+# own targets, see Package.swift), runs every test, and fails if a test leaves a daemon behind.
+# Usage: scripts/test.sh [extra swift test arguments, e.g. --filter CodecTests]
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export PATH="/opt/swift/usr/bin:$PATH"
+
+log() { echo "test.sh: $*"; }
+
+bash scripts/bootstrap.sh
+
+# Processes a test run starts are children of the test binary, which lives in this build folder;
+# anything of ours still running from an earlier, killed run is stopped first.
+sweep() {
+    local pids
+    pids=$(pgrep -f "$ROOT/.build/.*/(VishwarupaPackageTests.xctest|vishwa-shard|vishwafs|vishwa) " || true)
+    if [ -n "$pids" ]; then
+        log "stopping leftovers from an earlier run: $pids"
+        kill $pids 2>/dev/null || true
+        sleep 1
+        kill -9 $pids 2>/dev/null || true
+    fi
+}
+sweep
+
+log "building (debug, with tests)"
+swift build --build-tests
+
+log "running tests"
+TIMEOUT=${VISHWA_TEST_TIMEOUT:-1500}
+status=0
+timeout --signal=TERM "$TIMEOUT" swift test --skip-build "$@" || status=$?
+if [ "$status" -eq 124 ]; then
+    log "tests did not finish within ${TIMEOUT}s"
+fi
+# `timeout` stops `swift test` but not its .xctest child.
+sweep
+
+leftover=$(pgrep -f "$ROOT/.build/.*/(vishwa-shard|vishwafs) " || true)
+if [ -n "$leftover" ]; then
+    log "a test left processes running: $leftover"
+    status=1
+fi
+if [ "$status" -eq 0 ]; then log "all tests passed"; else log "FAILED (status $status)"; fi
+exit "$status"
