@@ -12,12 +12,14 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vishwa", targets: ["vishwa"]),
+        .executable(name: "vishwa-shard", targets: ["vishwa-shard"]),
         .library(name: "VishwaCodec", targets: ["VishwaCodec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         // System libraries: a module map and a tiny shim header each, nothing else.
@@ -34,6 +36,18 @@ let package = Package(
         .target(name: "VishwaCodec", dependencies: ["VishwaCore", "VishwaCrypto", "VishwaErasure"],
                 swiftSettings: strict),
         .target(name: "VishwaVault", dependencies: ["VishwaCore", "VishwaCrypto"], swiftSettings: strict),
+        .target(name: "VishwaShardStore",
+                dependencies: ["VishwaCore", "VishwaErasure", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "VishwaWire",
+                dependencies: ["VishwaCore", .product(name: "NIOCore", package: "swift-nio")],
+                swiftSettings: strict),
+        .target(name: "VishwaTransport",
+                dependencies: ["VishwaCore", "VishwaCrypto", "VishwaWire",
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
 
         // Benchmarks live outside Sources/ and, alone, call the C libraries directly:
         // their job is to compare our layer with the raw primitives on the same buffers.
@@ -50,12 +64,22 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        .executableTarget(
+            name: "vishwa-shard",
+            dependencies: [
+                "VishwaCore", "VishwaShardStore", "VishwaTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
         .testTarget(name: "VishwaCryptoTests", dependencies: ["VishwaCrypto"], swiftSettings: testSettings),
         .testTarget(name: "VishwaNoiseTests", dependencies: ["VishwaCrypto"], resources: [.copy("Vectors")], swiftSettings: testSettings),
         .testTarget(name: "VishwaErasureTests", dependencies: ["VishwaErasure"], swiftSettings: testSettings),
         .testTarget(name: "VishwaCodecTests",
                     dependencies: ["VishwaCodec", .product(name: "PropertyBased", package: "swift-property-based")],
                     exclude: ["Fixtures"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaShardStoreTests", dependencies: ["VishwaShardStore"], swiftSettings: testSettings),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore"], swiftSettings: testSettings),
     ]

@@ -1,0 +1,1 @@
+// The host's on-disk shard store: see ShardStore.swift.

@@ -1,0 +1,1 @@
+// NIO client and server.

@@ -1,0 +1,1 @@
+print("vishwa-shard: not yet")
