@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries: a module map and a tiny shim header each, nothing else.
@@ -48,6 +49,23 @@ let package = Package(
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
+        .target(name: "VishwaShardHost",
+                dependencies: ["VishwaCore", "VishwaCrypto", "VishwaErasure", "VishwaShardStore", "VishwaWire",
+                               "VishwaTransport",
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "VishwaCatalog",
+                dependencies: ["VishwaCore", .product(name: "GRDB", package: "GRDB.swift")],
+                swiftSettings: strict),
+        .target(name: "VishwaClient",
+                dependencies: ["VishwaCore", "VishwaCrypto", "VishwaCodec", "VishwaVault", "VishwaCatalog",
+                               "VishwaWire", "VishwaTransport",
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
 
         // Benchmarks live outside Sources/ and, alone, call the C libraries directly:
         // their job is to compare our layer with the raw primitives on the same buffers.
@@ -58,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "vishwa",
             dependencies: [
-                "VishwaCore", "VishwaVault", "VishwaBench",
+                "VishwaCore", "VishwaCrypto", "VishwaVault", "VishwaBench", "VishwaClient", "VishwaCatalog", "VishwaTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -67,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "vishwa-shard",
             dependencies: [
-                "VishwaCore", "VishwaShardStore", "VishwaTransport",
+                "VishwaCore", "VishwaShardHost", "VishwaTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -79,7 +97,9 @@ let package = Package(
         .testTarget(name: "VishwaCodecTests",
                     dependencies: ["VishwaCodec", .product(name: "PropertyBased", package: "swift-property-based")],
                     exclude: ["Fixtures"], swiftSettings: testSettings),
-        .testTarget(name: "VishwaShardStoreTests", dependencies: ["VishwaShardStore"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaShardStoreTests",
+                    dependencies: ["VishwaShardStore", .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: testSettings),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore"], swiftSettings: testSettings),
     ]

@@ -1,4 +1,5 @@
 import CSodium
+import VishwaCore
 
 /// Subkeys of the vault master key (`crypto_kdf_derive_from_key`, BLAKE2b based).
 ///
@@ -153,5 +154,13 @@ public struct X25519KeyPair: Sendable {
         }
         guard status == 0 else { throw .primitiveFailed("crypto_scalarmult (peer key of low order)") }
         return shared
+    }
+}
+
+/// Short, stable names for public keys in logs and listings.
+public enum KeyFingerprint {
+    /// Hex of the first 8 bytes of BLAKE2b-256 of `publicKey`: a device's or host's id.
+    public static func short(_ publicKey: [UInt8]) -> String {
+        Hex.encode(BLAKE2b.hash(publicKey, length: 32).prefix(8))
     }
 }

@@ -60,7 +60,7 @@ public final class Vault: Sendable {
     /// from a recovery code). Refuses if `home` already has a key file; never overwrites one.
     @discardableResult
     public static func create(in home: VaultHome, protection: KeyProtection, masterKey: SecretBytes? = nil) throws(VaultError) -> Vault {
-        if FileIO.exists(home.keyFile) { throw .alreadyExists(path: home.keyFile) }
+        if DurableFile.exists(home.keyFile) { throw .alreadyExists(path: home.keyFile) }
         if case .passphrase(let passphrase, _) = protection, passphrase.isEmpty { throw .emptyPassphrase }
         let key = masterKey ?? SecretBytes.random(count: KeyDerivation.masterKeyLength)
         var isProtected = false
@@ -68,20 +68,24 @@ public final class Vault: Sendable {
         let identity = identity(of: key, passphraseProtected: isProtected)
         var bytes = try VaultKeyFile.serialize(identity: identity, masterKey: key, protection: protection)
         defer { Memory.wipe(&bytes) }
-        try FileIO.makeDirectory(home.path)
-        try FileIO.createDurably(home.keyFile, bytes: bytes, mode: 0o600)
+        do {
+            try DurableFile.makeDirectory(home.path)
+            try DurableFile.create(home.keyFile, bytes: bytes, mode: 0o600)
+        } catch {
+            throw error.errno == EEXIST ? .alreadyExists(path: home.keyFile) : VaultError(error)
+        }
         return Vault(identity: identity, masterKey: key)
     }
 
     /// Reads the public identity without unlocking.
     public static func identity(in home: VaultHome) throws(VaultError) -> VaultIdentity {
-        let bytes = try FileIO.read(home.keyFile, limit: VaultKeyFile.maxLength)
+        let bytes = try readKeyFile(home)
         return try VaultKeyFile.parseIdentity(bytes, path: home.keyFile)
     }
 
     /// Unlocks the vault; `passphrase` is needed only when the key file is protected.
     public static func open(in home: VaultHome, passphrase: [UInt8]?) throws(VaultError) -> Vault {
-        var bytes = try FileIO.read(home.keyFile, limit: VaultKeyFile.maxLength)
+        var bytes = try readKeyFile(home)
         defer { Memory.wipe(&bytes) }
         let stored = try VaultKeyFile.parseIdentity(bytes, path: home.keyFile)
         let key = try VaultKeyFile.unwrapMasterKey(bytes, path: home.keyFile, passphrase: passphrase)
@@ -91,5 +95,13 @@ public final class Vault: Sendable {
             throw .corrupt(path: home.keyFile, reason: "its vault id or device key does not match its master key")
         }
         return Vault(identity: stored, masterKey: key)
+    }
+
+    private static func readKeyFile(_ home: VaultHome) throws(VaultError) -> [UInt8] {
+        do {
+            return try DurableFile.read(home.keyFile, limit: VaultKeyFile.maxLength)
+        } catch {
+            throw error.errno == ENOENT ? .missing(path: home.keyFile) : VaultError(error)
+        }
     }
 }

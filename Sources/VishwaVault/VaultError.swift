@@ -33,10 +33,18 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
         case .invalidRecoveryCode(let reason):
             return "invalid recovery code: \(reason)"
         case .io(let operation, let path, let errno):
-            return "\(operation) \(path) failed: \(String(cString: strerror(errno)))"
+            return FileError(operation, path, errno: errno).description
         }
     }
 }
+
+extension VaultError {
+    init(_ error: FileError) {
+        self = .io(operation: error.operation, path: error.path, errno: error.errno)
+    }
+}
+
+import VishwaCore
 
 #if canImport(Glibc)
 import Glibc

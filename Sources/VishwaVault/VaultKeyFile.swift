@@ -12,7 +12,7 @@ public struct VaultIdentity: Sendable, Equatable {
     public var deviceID: String { Self.deviceID(for: devicePublicKey) }
 
     public static func deviceID(for publicKey: [UInt8]) -> String {
-        Hex.encode(BLAKE2b.hash(publicKey, length: 32).prefix(8))
+        KeyFingerprint.short(publicKey)
     }
 }
 

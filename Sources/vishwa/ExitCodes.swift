@@ -20,4 +20,10 @@ enum Exit {
     static let ioError = ExitCode(15)
     /// Invalid input (parameters, sizes, files handed to us).
     static let invalidInput = ExitCode(16)
+    /// A host could not be reached, or failed a request.
+    static let hostUnreachable = ExitCode(17)
+    /// A host refused this device (not paired, code used or expired).
+    static let refused = ExitCode(18)
+    /// The catalog could not be opened or is from a newer version.
+    static let catalogError = ExitCode(19)
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import VishwaCore
+import VishwaCatalog
+import VishwaTransport
 import VishwaVault
 
 #if canImport(Glibc)
@@ -27,6 +29,23 @@ func reportingErrors<T>(verbose: Bool = false, _ body: () throws -> T) throws ->
     }
 }
 
+/// The async form of `reportingErrors`.
+func reportingErrorsAsync<T>(verbose: Bool = false, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch let error as CleanExit {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        printError(String(describing: error))
+        if verbose { printError("cause: \(String(reflecting: error))") }
+        throw exitCode(for: error)
+    }
+}
+
 func exitCode(for error: any Error) -> ExitCode {
     switch error {
     case let vault as VaultError:
@@ -39,7 +58,13 @@ func exitCode(for error: any Error) -> ExitCode {
         case .io: return Exit.ioError
         case .emptyPassphrase, .passphraseMismatch: return Exit.invalidInput
         }
-    case is ParameterError, is InputError: return Exit.invalidInput
+    case is ParameterError, is InputError, is PairingCodeError: return Exit.invalidInput
+    case let transport as TransportError:
+        switch transport {
+        case .refused: return Exit.refused
+        default: return Exit.hostUnreachable
+        }
+    case is CatalogError: return Exit.catalogError
     default: return Exit.failure
     }
 }

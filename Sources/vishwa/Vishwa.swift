@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Vishwa: ParsableCommand {
+struct Vishwa: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vishwa",
         abstract: "Vishwarupa: your files, encrypted, erasure-coded and spread over your own machines.",
@@ -9,5 +9,5 @@ struct Vishwa: ParsableCommand {
             Every file is cut into chunks; each chunk becomes k data + m parity shards (default 6+4), \
             each shard encrypted on this machine before it leaves. Any k shards rebuild a chunk.
             """,
-        subcommands: [Init.self, Id.self, VerifyKey.self, Bench.self])
+        subcommands: [Init.self, Id.self, VerifyKey.self, Host.self, Devices.self, Bench.self])
 }

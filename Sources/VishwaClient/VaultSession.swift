@@ -1,0 +1,46 @@
+import Logging
+import NIOCore
+import NIOPosix
+import VishwaCatalog
+import VishwaCore
+import VishwaCrypto
+import VishwaTransport
+import VishwaVault
+import VishwaWire
+
+/// An unlocked vault with its catalog and its connections to hosts: what every command that
+/// touches hosts or files works through. Call `close()` when done.
+public final class VaultSession: Sendable {
+    public let home: VaultHome
+    public let vault: Vault
+    public let catalog: Catalog
+    public let group: MultiThreadedEventLoopGroup
+    public let pool: HostPool
+    public let logger: Logger
+
+    /// Unlocks the vault in `home` (with `passphrase` when it is protected) and opens its catalog.
+    public init(home: VaultHome, passphrase: [UInt8]?, logger: Logger) throws {
+        let vault = try Vault.open(in: home, passphrase: passphrase)
+        self.home = home
+        self.vault = vault
+        self.catalog = try Catalog(path: home.path + "/catalog.sqlite")
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.logger = logger
+        self.pool = HostPool(device: vault.deviceKeyPair, hello: ClientHello(vaultID: vault.identity.vaultID, intent: .session),
+                             group: group, logger: logger)
+    }
+
+    /// The endpoints of every active host in the catalog.
+    public func endpoints() throws -> [(record: HostRecord, endpoint: HostEndpoint)] {
+        try catalog.hosts().compactMap { record in
+            guard let address = HostAddress(parsing: record.address) else { return nil }
+            return (record, HostEndpoint(address: address, publicKey: record.publicKey))
+        }
+    }
+
+    /// Closes connections and stops the event loop.
+    public func close() async {
+        await pool.closeAll()
+        try? await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,129 @@
+import VishwaErasure
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The host file format (docs/format.md §3.2, version 1): an 8-byte header, magic `VWSF` and the
+/// CRC32C of the payload as a big-endian u32, then the payload (an encrypted shard or catalog
+/// backup, opaque to the host). Writing is durable; reading verifies the header and CRC every time.
+enum StoredFile {
+    static let magic: [UInt8] = Array("VWSF".utf8)
+    static let headerSize = 8
+
+    /// What reading a stored file found.
+    enum Contents {
+        case missing
+        /// The file exists but is not a valid stored file; `reason` is for the log.
+        case corrupt(reason: String)
+        case payload([UInt8])
+    }
+
+    static func header(for payload: UnsafeRawBufferPointer) -> [UInt8] {
+        let crc = CRC32C.checksum(payload)
+        return magic + [UInt8(crc >> 24), UInt8(truncatingIfNeeded: crc >> 16),
+                        UInt8(truncatingIfNeeded: crc >> 8), UInt8(truncatingIfNeeded: crc)]
+    }
+
+    /// Writes header and `payload` to a new `.tmp-` file in `directory`, fsyncs and closes it, and
+    /// returns its path. On any failure the temp file is removed before the error is thrown.
+    static func writeTemporary(in directory: String, payload: UnsafeRawBufferPointer) throws(StoreError) -> String {
+        let path = directory + "/" + StoreLayout.tempName()
+        let fd = try Sys.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+        var failure: StoreError?
+        do throws(StoreError) {
+            try Sys.withBytes(of: header(for: payload)) { (raw) throws(StoreError) in
+                try writeAll(fd, raw, path: path)
+            }
+            try writeAll(fd, payload, path: path)
+            // The rename that follows publishes the name; fsync first so the name never points at
+            // data that a crash could lose (ext4 and XFS do not promise that order otherwise).
+            try Sys.fsync(fd, path: path)
+        } catch {
+            failure = error
+        }
+        do { try Sys.close(fd, path: path) } catch { failure = failure ?? error }
+        if let failure {
+            _ = try? Sys.unlink(path)
+            throw failure
+        }
+        return path
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(StoreError) {
+        var offset = 0
+        while offset < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            let written = try Sys.write(fd, from: rest, path: path)
+            // write(2) returns 0 only for a zero count; guard anyway against spinning forever.
+            guard written > 0 else { throw .io(operation: "write", path: path, errno: EIO) }
+            offset += written
+        }
+    }
+
+    /// Reads and verifies the file at `path`. A payload over `maxPayload` bytes is reported as
+    /// corrupt without being read (the store never writes one).
+    static func read(_ path: String, maxPayload: Int) throws(StoreError) -> Contents {
+        let fd: Int32
+        do {
+            fd = try Sys.open(path, O_RDONLY)
+        } catch .io(_, _, ENOENT), .io(_, _, ENOTDIR) {
+            return .missing
+        }
+        defer { try? Sys.close(fd, path: path) }
+        let size = try Sys.fileSize(fd, path: path)
+        guard size >= headerSize else { return .corrupt(reason: "\(size) bytes, shorter than the header") }
+        guard size - headerSize <= maxPayload else { return .corrupt(reason: "\(size) bytes, over the size limit") }
+
+        var header: UInt64 = 0  // 8 bytes of scratch, read as bytes in file order
+        let headerRead = try withUnsafeMutableBytes(of: &header) { raw in
+            Result { () throws(StoreError) in try readAll(fd, raw, path: path) }
+        }.get()
+        let headerBytes = withUnsafeBytes(of: header) { Array($0) }
+        guard headerRead == headerSize else { return .corrupt(reason: "truncated while reading") }
+        guard Array(headerBytes[0..<4]) == magic else { return .corrupt(reason: "bad magic") }
+        let stored = headerBytes[4..<8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+
+        let count = size - headerSize
+        var payloadRead = 0
+        var failure: StoreError?
+        let payload = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do throws(StoreError) {
+                payloadRead = try readAll(fd, UnsafeMutableRawBufferPointer(buffer), path: path)
+            } catch {
+                failure = error
+            }
+            // Zero whatever was not read so every element is initialized before the count is set.
+            if payloadRead < count {
+                UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[payloadRead...])
+                    .initializeMemory(as: UInt8.self, repeating: 0)
+            }
+            initialized = count
+        }
+        if let failure { throw failure }
+        guard payloadRead == count else { return .corrupt(reason: "truncated while reading") }
+        let computed = payload.withUnsafeBytes { CRC32C.checksum($0) }
+        guard computed == stored else {
+            return .corrupt(reason: "CRC32C \(hex(computed)) does not match the stored \(hex(stored))")
+        }
+        return .payload(payload)
+    }
+
+    /// Fills `buffer` until full or end of file; returns the count read.
+    private static func readAll(
+        _ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, path: String
+    ) throws(StoreError) -> Int {
+        var offset = 0
+        while offset < buffer.count {
+            let n = try Sys.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[offset...]), path: path)
+            if n == 0 { break }
+            offset += n
+        }
+        return offset
+    }
+
+    private static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}

@@ -1,1 +1,0 @@
-// The host's on-disk shard store: see ShardStore.swift.

@@ -1,1 +1,0 @@
-// NIO client and server.

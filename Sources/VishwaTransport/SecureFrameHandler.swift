@@ -1,0 +1,355 @@
+import Logging
+import NIOCore
+import VishwaCrypto
+import VishwaWire
+
+/// What a host decides about a device once the handshake has proven the device's static key.
+public enum Authorization: Sendable, Equatable {
+    case accept
+    case reject(String)
+}
+
+/// Fired inbound once the secure session is ready for frames.
+public struct SecureSessionEstablished: Sendable {
+    /// The peer's static X25519 key, authenticated by the handshake.
+    public let remoteStaticKey: [UInt8]
+    /// What the device said in the handshake (on the host side only).
+    public let hello: ClientHello?
+}
+
+/// The Noise_XX session on one TCP connection, and the framing inside it (docs/wire.md §1–3).
+///
+/// Inbound it turns raw TCP bytes into `Frame`s: 2-byte length-prefixed Noise messages, decrypted
+/// in order into one plaintext stream, cut into frames. Outbound it turns `Frame`s into sealed
+/// Noise messages, packing frames together until a flush. Anything malformed, oversized or failing
+/// authentication closes the connection with one log line; nothing reaches the handlers above.
+///
+/// The host (responder) decides about the device with `authorize` after the third handshake
+/// message; until it accepts, no byte after the handshake is decrypted or read. Then it sends the
+/// welcome frame (id 0). The device (initiator) checks the host's key against the pinned key
+/// before it sends its own identity.
+///
+/// Lives on its channel's event loop; not thread-safe by design (NIO handler).
+final class SecureFrameHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = Frame
+    typealias OutboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+
+    enum Role {
+        case initiator(pinnedHostKey: [UInt8], hello: ClientHello)
+        case responder(authorize: @Sendable ([UInt8], ClientHello) async -> Authorization)
+    }
+
+    private enum State {
+        case handshaking(NoiseHandshake)
+        case authorizing(NoiseTransport, remoteKey: [UInt8], hello: ClientHello)
+        case established(NoiseTransport)
+        case failed
+    }
+
+    private let role: Role
+    private var state: State
+    private let logger: Logger
+    private let maxFrameBody: Int
+
+    /// Raw bytes from the socket not yet forming a whole Noise message.
+    private var raw = ByteBuffer()
+    /// Decrypted bytes not yet forming a whole frame.
+    private var plain = ByteBuffer()
+    /// Sealed and unsealed outbound bytes since the last flush; `openMessage` marks an unsealed tail.
+    private var outgoing = ByteBuffer()
+    private var openMessage: (start: Int, plaintext: Int)?
+    private var pendingPromises: [EventLoopPromise<Void>] = []
+
+    init(role: Role, staticKeyPair: X25519KeyPair, logger: Logger, maxFrameBody: Int = Frame.maxBodyLength) {
+        self.role = role
+        let noiseRole: NoiseHandshake.Role
+        switch role {
+        case .initiator: noiseRole = .initiator
+        case .responder: noiseRole = .responder
+        }
+        self.state = .handshaking(NoiseHandshake(role: noiseRole, staticKeyPair: staticKeyPair, prologue: noisePrologue))
+        self.logger = logger
+        self.maxFrameBody = maxFrameBody
+    }
+
+    // MARK: Connection life
+
+    func channelActive(context: ChannelHandlerContext) {
+        if case .initiator = role, case .handshaking(let handshake) = state {
+            // -> e
+            do {
+                try sendHandshakeMessage(handshake.writeMessage(payload: []), context: context)
+            } catch {
+                fail(context: context, "handshake: \(error)")
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context: context, "connection error: \(error)")
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = Self.unwrapInboundIn(data)
+        if raw.readableBytes == 0 {
+            raw = bytes
+        } else {
+            raw.writeBuffer(&bytes)
+        }
+        processInbound(context: context)
+    }
+
+    /// Takes whole Noise messages off `raw` while the session can accept them.
+    private func processInbound(context: ChannelHandlerContext) {
+        while true {
+            switch state {
+            case .failed, .authorizing:
+                return  // nothing is read before the host has decided about the device
+            case .handshaking, .established:
+                break
+            }
+            guard let length = raw.getInteger(at: raw.readerIndex, as: UInt16.self),
+                  raw.readableBytes >= 2 + Int(length) else { break }
+            raw.moveReaderIndex(forwardBy: 2)
+            let message = raw.readSlice(length: Int(length))!
+            switch state {
+            case .handshaking(let handshake):
+                handleHandshake(message, handshake: handshake, context: context)
+            case .established(let transport):
+                guard decrypt(message, transport: transport, context: context) else { return }
+                deliverFrames(context: context)
+            case .authorizing, .failed:
+                return
+            }
+        }
+        // Keep leftovers compact so a long session does not grow the buffer.
+        if raw.readableBytes == 0 { raw.clear() } else if raw.readerIndex > 65536 { raw.discardReadBytes() }
+    }
+
+    private func handleHandshake(_ message: ByteBuffer, handshake: NoiseHandshake, context: ChannelHandlerContext) {
+        do {
+            let payload = try handshake.readMessage(Array(message.readableBytesView))
+            switch role {
+            case .initiator(let pinned, let hello):
+                // <- e, ee, s, es: the host's static key is now known and must be the pinned one.
+                try ServerHello.decode(payload)
+                guard handshake.remoteStaticKey == pinned else {
+                    fail(context: context, "host key does not match the pinned key")
+                    return
+                }
+                try sendHandshakeMessage(handshake.writeMessage(payload: hello.encode()), context: context)
+                let transport = try handshake.split()
+                state = .established(transport)
+                context.fireUserInboundEventTriggered(SecureSessionEstablished(remoteStaticKey: pinned, hello: nil))
+            case .responder(let authorize):
+                if !handshake.isComplete {
+                    // -> e received; answer <- e, ee, s, es.
+                    try sendHandshakeMessage(handshake.writeMessage(payload: ServerHello.encode()), context: context)
+                    return
+                }
+                // -> s, se: the device's key and its hello.
+                let hello = try ClientHello(decoding: payload)
+                let transport = try handshake.split()
+                let remote = transport.remoteStaticKey
+                state = .authorizing(transport, remoteKey: remote, hello: hello)
+                let promise = context.eventLoop.makePromise(of: Authorization.self)
+                promise.completeWithTask { await authorize(remote, hello) }
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                promise.futureResult.whenComplete { result in
+                    let (handler, context) = bound.value
+                    handler.authorized(result, context: context)
+                }
+            }
+        } catch {
+            fail(context: context, "handshake failed: \(error)")
+        }
+    }
+
+    private func authorized(_ result: Result<Authorization, any Error>, context: ChannelHandlerContext) {
+        guard case .authorizing(let transport, let remote, let hello) = state else { return }
+        switch result {
+        case .success(.accept):
+            state = .established(transport)
+            context.fireUserInboundEventTriggered(SecureSessionEstablished(remoteStaticKey: remote, hello: hello))
+            write(frame: Response(status: .ok, body: ByteBuffer()).frame(id: 0), promise: nil)
+            flush(context: context)
+            processInbound(context: context)
+        case .success(.reject(let reason)):
+            state = .established(transport)
+            write(frame: Response.failure(.unauthorized, reason).frame(id: 0), promise: nil)
+            flush(context: context)
+            logger.notice("refused device \(KeyFingerprint.short(remote)): \(reason)")
+            state = .failed
+            context.close(promise: nil)
+        case .failure(let error):
+            fail(context: context, "authorization failed: \(error)")
+        }
+    }
+
+    /// Decrypts one transport message onto the end of `plain`. False (and the connection closed) on failure.
+    private func decrypt(_ message: ByteBuffer, transport: NoiseTransport, context: ChannelHandlerContext) -> Bool {
+        let length = message.readableBytes
+        guard length >= NoiseTransport.tagLength else {
+            fail(context: context, "transport message of \(length) bytes is shorter than its tag")
+            return false
+        }
+        if plain.readableBytes == 0 { plain.clear() }
+        let start = plain.writerIndex
+        var message = message
+        plain.writeBuffer(&message)
+        let offset = start - plain.readerIndex
+        do {
+            _ = try plain.withUnsafeMutableReadableBytes { (bytes) throws(NoiseError) in
+                try transport.decryptInPlace(UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + length]))
+            }
+        } catch {
+            fail(context: context, "transport message rejected: \(error)")
+            return false
+        }
+        plain.moveWriterIndex(to: start + length - NoiseTransport.tagLength)
+        return true
+    }
+
+    private func deliverFrames(context: ChannelHandlerContext) {
+        var delivered = false
+        do {
+            while let frame = try Frame.decode(from: &plain, maxBodyLength: maxFrameBody) {
+                delivered = true
+                context.fireChannelRead(Self.wrapInboundOut(frame))
+                if case .failed = state { return }
+            }
+        } catch {
+            fail(context: context, "\(error)")
+            return
+        }
+        if delivered {
+            // Frames handed up share `plain`'s storage: start a fresh buffer for what follows so
+            // appending never copies a frame body that is still in use.
+            var rest = ByteBufferAllocator().buffer(capacity: max(plain.readableBytes, 4096))
+            rest.writeBuffer(&plain)
+            plain = rest
+        }
+    }
+
+    // MARK: Outbound
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .established = state else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        write(frame: Self.unwrapOutboundIn(data), promise: promise)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        guard case .established(let transport) = state else { return }
+        do {
+            try sealOpenMessage(transport)
+        } catch {
+            fail(context: context, "sealing failed: \(error)")
+            return
+        }
+        guard outgoing.readableBytes > 0 else {
+            context.flush()
+            return
+        }
+        let promises = pendingPromises
+        pendingPromises = []
+        let out = outgoing
+        outgoing = ByteBufferAllocator().buffer(capacity: 0)
+        let promise: EventLoopPromise<Void>? = promises.isEmpty ? nil : context.eventLoop.makePromise()
+        promise?.futureResult.whenComplete { result in promises.forEach { $0.completeWith(result) } }
+        context.writeAndFlush(Self.wrapOutboundOut(out), promise: promise)
+    }
+
+    /// Appends a frame's bytes to the open Noise message, sealing each message as it fills.
+    private func write(frame: Frame, promise: EventLoopPromise<Void>?) {
+        guard case .established(let transport) = state else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        var header = ByteBuffer()
+        header.reserveCapacity(Frame.headerLength)
+        frame.encode(header: &header)
+        do {
+            try append(&header, transport: transport)
+            var body = frame.body
+            try append(&body, transport: transport)
+        } catch {
+            promise?.fail(error)
+            return
+        }
+        if let promise { pendingPromises.append(promise) }
+    }
+
+    private func append(_ bytes: inout ByteBuffer, transport: NoiseTransport) throws {
+        while bytes.readableBytes > 0 {
+            if openMessage == nil {
+                if outgoing.capacity == 0 {
+                    outgoing.reserveCapacity(min(2 + NoiseTransport.maxMessageLength, 2 + bytes.readableBytes + 16) * 2)
+                }
+                openMessage = (outgoing.writerIndex, 0)
+                outgoing.writeInteger(UInt16(0))  // length, filled in when sealed
+            }
+            let room = NoiseTransport.maxPlaintextLength - openMessage!.plaintext
+            var part = bytes.readSlice(length: min(room, bytes.readableBytes))!
+            openMessage!.plaintext += part.readableBytes
+            outgoing.writeBuffer(&part)
+            if openMessage!.plaintext == NoiseTransport.maxPlaintextLength { try sealOpenMessage(transport) }
+        }
+    }
+
+    private func sealOpenMessage(_ transport: NoiseTransport) throws {
+        guard let (start, plaintext) = openMessage else { return }
+        openMessage = nil
+        outgoing.writeRepeatingByte(0, count: NoiseTransport.tagLength)
+        let length = plaintext + NoiseTransport.tagLength
+        outgoing.setInteger(UInt16(length), at: start)
+        let offset = start + 2 - outgoing.readerIndex
+        try outgoing.withUnsafeMutableReadableBytes { (bytes) throws(NoiseError) in
+            try transport.encryptInPlace(UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + length]))
+        }
+    }
+
+    private func sendHandshakeMessage(_ message: [UInt8], context: ChannelHandlerContext) throws {
+        var out = context.channel.allocator.buffer(capacity: 2 + message.count)
+        out.writeInteger(UInt16(message.count))
+        out.writeBytes(message)
+        context.writeAndFlush(Self.wrapOutboundOut(out), promise: nil)
+    }
+
+    // MARK: Failure
+
+    private func fail(context: ChannelHandlerContext, _ reason: String) {
+        if case .failed = state { return }
+        state = .failed
+        logger.notice("closing connection from \(context.remoteAddress?.description ?? "?"): \(reason)")
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+        context.close(promise: nil)
+    }
+
+    private func failPendingWrites(_ error: any Error) {
+        let promises = pendingPromises
+        pendingPromises = []
+        promises.forEach { $0.fail(error) }
+    }
+}
+
+extension Frame {
+    /// Writes the frame's 9-byte header (length, id, code) without its body.
+    func encode(header buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(5 + body.readableBytes))
+        buffer.writeInteger(id)
+        buffer.writeInteger(code)
+    }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+
+/// One application frame inside the Noise-encrypted stream (docs/wire.md §3):
+///
+///     u32 length of what follows (id + code + body), big-endian
+///     u32 request id
+///     u8  code: the operation (client → host) or the status (host → client)
+///     …   body
+///
+/// Frames are carried in Noise transport messages; a frame may span several messages and one
+/// message may carry several frames.
+public struct Frame: Sendable, Equatable {
+    public var id: UInt32
+    public var code: UInt8
+    public var body: ByteBuffer
+
+    public init(id: UInt32, code: UInt8, body: ByteBuffer) {
+        self.id = id
+        self.code = code
+        self.body = body
+    }
+
+    /// Bytes before the body: length, id and code.
+    public static let headerLength = 9
+
+    /// The largest body a frame may carry: the largest shard (64 MiB) plus room for its arguments.
+    public static let maxBodyLength = (64 << 20) + 4096
+
+    /// Appends the frame to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(5 + body.readableBytes))
+        buffer.writeInteger(id)
+        buffer.writeInteger(code)
+        var body = body
+        buffer.writeBuffer(&body)
+    }
+
+    /// Reads one whole frame from the front of `buffer`, or returns nil (consuming nothing) when
+    /// the frame is not complete yet. Throws when the announced length is impossible, so a hostile
+    /// peer cannot make us buffer more than `maxBodyLength`.
+    public static func decode(from buffer: inout ByteBuffer, maxBodyLength: Int = Frame.maxBodyLength) throws(WireError) -> Frame? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        guard length >= 5 else { throw .malformedFrame("frame length \(length) is shorter than its header") }
+        guard Int(length) - 5 <= maxBodyLength else {
+            throw .frameTooLarge(length: Int(length) - 5, limit: maxBodyLength)
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 4)
+        let id = buffer.readInteger(as: UInt32.self)!
+        let code = buffer.readInteger(as: UInt8.self)!
+        let body = buffer.readSlice(length: Int(length) - 5)!
+        return Frame(id: id, code: code, body: body)
+    }
+}
+
+/// What is wrong with bytes received from a peer. Any of these closes the connection.
+public enum WireError: Error, Equatable, CustomStringConvertible {
+    case malformedFrame(String)
+    case frameTooLarge(length: Int, limit: Int)
+    case unknownOperation(UInt8)
+    case unknownStatus(UInt8)
+    case malformedBody(operation: String, reason: String)
+    case malformedHandshakePayload(String)
+
+    public var description: String {
+        switch self {
+        case .malformedFrame(let reason): return "malformed frame: \(reason)"
+        case .frameTooLarge(let length, let limit): return "frame body of \(length) bytes exceeds the limit of \(limit)"
+        case .unknownOperation(let code): return "unknown operation code \(code)"
+        case .unknownStatus(let code): return "unknown status code \(code)"
+        case .malformedBody(let operation, let reason): return "malformed \(operation) body: \(reason)"
+        case .malformedHandshakePayload(let reason): return "malformed handshake payload: \(reason)"
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Frames and messages: see Frame.swift.

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import VishwaCore
+import VishwaShardHost
+import VishwaShardStore
+import VishwaTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve shards to paired devices until SIGTERM or SIGINT.",
+        discussion: "Prints 'listening on HOST:PORT' on standard output once ready; logs go to standard error.")
+
+    @OptionGroup var options: DirOptions
+
+    @Option(name: .long, help: "Address to listen on (default: from the configuration; the LISTEN_PORT variable overrides the port).")
+    var listen: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        try await reportingErrors {
+            let logger = makeLogger(level: logLevel)
+            let config = try HostConfig.load(from: options.dir)
+            let identity = try HostIdentity.load(from: options.dir)
+            let lock = try ServeLock(dir: options.dir)
+            defer { lock.release() }
+            let address = try listenAddress(config: config)
+
+            let store = try ShardStore(directory: options.dir + "/store", freeSpaceReserve: config.reserveBytes, logger: logger)
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+            let pool = NIOThreadPool(numberOfThreads: 16)
+            pool.start()
+            let service = ShardHostService(store: store, registry: PairingRegistry(dir: options.dir), threadPool: pool, logger: logger)
+            let server = try await HostServer.start(service: service, staticKeyPair: identity, address: address,
+                                                    group: group, logger: logger)
+            print("listening on \(server.localAddress)")
+            fflush(nil)
+
+            let signal = await Signals.wait(for: [SIGTERM, SIGINT])
+            logger.info("received signal \(signal), stopping")
+            await server.stop()
+            try? await group.shutdownGracefully()
+            try? await pool.shutdownGracefully()
+            logger.info("stopped")
+        }
+    }
+
+    private func listenAddress(config: HostConfig) throws -> HostAddress {
+        let text = listen ?? config.listen
+        guard var address = HostAddress(parsing: text) else { throw ValidationError("'\(text)' is not HOST:PORT") }
+        if listen == nil, let port = ProcessInfo.processInfo.environment["LISTEN_PORT"] {
+            guard let value = Int(port), (0...65535).contains(value) else {
+                throw ValidationError("LISTEN_PORT '\(port)' is not a port number")
+            }
+            address = HostAddress(host: address.host, port: value)
+        }
+        return address
+    }
+}
+
+/// Holds `<dir>/serve.lock` for the life of the daemon, so two daemons never share a store.
+struct ServeLock {
+    let fd: Int32
+
+    init(dir: String) throws {
+        let path = dir + "/serve.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HostError.file(FileError("opening", path, errno: errno)) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw HostError.alreadyServing(dir: dir)
+        }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}
+
+/// Waits for the first of some signals (delivered through Dispatch, so no handler runs in signal context).
+enum Signals {
+    static func wait(for signals: [Int32]) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let once = OnceFlag()
+            var sources: [any DispatchSourceSignal] = []
+            for number in signals {
+                Glibc.signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    if once.claim() { continuation.resume(returning: number) }
+                }
+                source.resume()
+                sources.append(source)
+            }
+            SignalSources.keep(sources)
+        }
+    }
+}
+
+/// Keeps signal sources alive for the life of the process.
+enum SignalSources {
+    nonisolated(unsafe) private static var kept: [any DispatchSourceSignal] = []
+    static func keep(_ sources: [any DispatchSourceSignal]) { kept += sources }
+}
+
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+    func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if claimed { return false }
+        claimed = true
+        return true
+    }
+}

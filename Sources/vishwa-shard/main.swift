@@ -1,1 +1,0 @@
-print("vishwa-shard: not yet")
