@@ -102,5 +102,14 @@ let package = Package(
                     swiftSettings: testSettings),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaWireTests", dependencies: ["VishwaWire", "VishwaTransport"], swiftSettings: testSettings),
+        // Real vishwa-shard processes on 127.0.0.1, driven through the CLI and the client library.
+        .testTarget(name: "IntegrationTests",
+                    dependencies: ["VishwaCore", "VishwaCrypto", "VishwaWire", "VishwaTransport",
+                                   .product(name: "NIOCore", package: "swift-nio"),
+                                   .product(name: "NIOPosix", package: "swift-nio"),
+                                   .product(name: "Logging", package: "swift-log")],
+                    exclude: ["Interop"],
+                    swiftSettings: testSettings),
     ]
 )
