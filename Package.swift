@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "VishwaTransport",
                 dependencies: ["VishwaCore", "VishwaCrypto", "VishwaWire",
                                .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import VishwaCrypto
@@ -31,6 +32,9 @@ public final class HostConnection: Sendable {
         group: any EventLoopGroup, timeout: TimeAmount = .seconds(10), logger: Logger
     ) async throws(TransportError) -> HostConnection {
         let description = address.description
+        // The initializer runs on the channel's event loop; it hands the handler and its welcome
+        // promise out through this box, since the channel may close before anyone looks it up.
+        let handlerBox = NIOLockedValueBox<(NIOLoopBound<ClientHandler>, EventLoopPromise<Void>)?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(timeout)
@@ -38,8 +42,10 @@ public final class HostConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let secure = SecureFrameHandler(
                         role: .initiator(pinnedHostKey: hostKey, hello: hello), staticKeyPair: device, logger: logger)
-                    let client = ClientHandler(address: description, readyPromise: channel.eventLoop.makePromise())
+                    let ready = channel.eventLoop.makePromise(of: Void.self)
+                    let client = ClientHandler(address: description, readyPromise: ready)
                     try channel.pipeline.syncOperations.addHandlers([secure, client])
+                    handlerBox.withLockedValue { $0 = (NIOLoopBound(client, eventLoop: channel.eventLoop), ready) }
                 }
             }
         let channel: any Channel
@@ -48,11 +54,11 @@ public final class HostConnection: Sendable {
         } catch {
             throw .connectFailed(address: description, reason: "\(error)")
         }
+        guard let (handler, ready) = handlerBox.withLockedValue({ $0 }) else {
+            try? await channel.close()
+            throw .connectFailed(address: description, reason: "channel set-up failed")
+        }
         do {
-            let (handler, ready) = try await channel.eventLoop.submit {
-                let handler = try channel.pipeline.syncOperations.handler(type: ClientHandler.self)
-                return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.ready)
-            }.get()
             let timer = channel.eventLoop.scheduleTask(in: timeout) {
                 ready.fail(TransportError.timedOut(address: description, operation: "handshake",
                                                    seconds: Double(timeout.nanoseconds) / 1e9))

@@ -46,11 +46,11 @@ struct Serve: AsyncParsableCommand {
             fflush(nil)
 
             let signal = await Signals.wait(for: [SIGTERM, SIGINT])
-            logger.info("received signal \(signal), stopping")
+            logger.notice("received signal \(signal), stopping")
             await server.stop()
             try? await group.shutdownGracefully()
             try? await pool.shutdownGracefully()
-            logger.info("stopped")
+            logger.notice("stopped")
         }
     }
 

@@ -81,7 +81,7 @@ final class ShardHostProcess: @unchecked Sendable {
         // Drain the log in the background so the daemon never blocks on a full pipe.
         let logHandle = log.fileHandleForReading
         let logPath = dir + "/serve.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let logFile = FileHandle(forWritingAtPath: logPath)
         logHandle.readabilityHandler = { handle in
             let data = handle.availableData
@@ -96,7 +96,10 @@ final class ShardHostProcess: @unchecked Sendable {
         self.port = port
     }
 
-    var serveLog: String { (try? String(contentsOfFile: dir + "/serve.log", encoding: .utf8)) ?? "" }
+    var serveLog: String {
+        Thread.sleep(forTimeInterval: 0.1)  // let the background reader write what it has
+        return (try? String(contentsOfFile: dir + "/serve.log", encoding: .utf8)) ?? ""
+    }
     var pid: Int32 { process?.processIdentifier ?? 0 }
     var isRunning: Bool { process?.isRunning ?? false }
 
