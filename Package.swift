@@ -71,7 +71,11 @@ let package = Package(
         // Benchmarks live outside Sources/ and, alone, call the C libraries directly:
         // their job is to compare our layer with the raw primitives on the same buffers.
         .target(name: "VishwaBench",
-                dependencies: ["VishwaCore", "VishwaCodec", "VishwaCrypto", "VishwaErasure", "CSodium", "CISAL"],
+                dependencies: ["VishwaCore", "VishwaCodec", "VishwaCrypto", "VishwaErasure", "VishwaWire", "VishwaTransport",
+                               "CSodium", "CISAL",
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "Logging", package: "swift-log")],
                 path: "Benchmarks/VishwaBench", swiftSettings: strict),
 
         .executableTarget(

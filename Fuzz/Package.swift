@@ -33,14 +33,18 @@ let package = Package(
         // `<Target>_main` SwiftPM links as main(), which calls libFuzzer's LLVMFuzzerRunDriver
         // (declared by CLibFuzzer). Sources have no top-level code: `-parse-as-library` keeps the
         // compiler from making an entry point of its own out of a single-file module.
+        // FuzzSupport holds the checks that turn a wrong result into a crash libFuzzer records.
         .systemLibrary(name: "CLibFuzzer"),
+        .target(name: "FuzzSupport"),
         .executableTarget(name: "FuzzFrames",
-                          dependencies: ["CLibFuzzer", "VishwaCore", "VishwaWire",
+                          dependencies: ["CLibFuzzer", "FuzzSupport", "VishwaCore", "VishwaWire",
                                          .product(name: "NIOCore", package: "swift-nio")],
                           swiftSettings: fuzzTarget),
-        .executableTarget(name: "FuzzHandshake", dependencies: ["CLibFuzzer", "VishwaCore", "VishwaCrypto"],
+        .executableTarget(name: "FuzzHandshake",
+                          dependencies: ["CLibFuzzer", "FuzzSupport", "VishwaCore", "VishwaCrypto", "VishwaWire"],
                           swiftSettings: fuzzTarget),
-        .executableTarget(name: "FuzzPairingCode", dependencies: ["CLibFuzzer", "VishwaTransport"],
+        .executableTarget(name: "FuzzPairingCode",
+                          dependencies: ["CLibFuzzer", "FuzzSupport", "VishwaCore", "VishwaTransport"],
                           swiftSettings: fuzzTarget),
     ]
 )

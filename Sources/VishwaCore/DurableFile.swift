@@ -39,7 +39,10 @@ public enum DurableFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError("opening", path, errno: errno) }
         defer { close(fd) }
-        var out = [UInt8](repeating: 0, count: limit + 1)
+        // Size the buffer from the file, not the limit: a 64 MiB limit must not cost 64 MiB.
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError("stat of", path, errno: errno) }
+        var out = [UInt8](repeating: 0, count: min(limit, max(Int(info.st_size), 0)) + 1)
         var total = 0
         while total < out.count {
             let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + total, $0.count - total) }

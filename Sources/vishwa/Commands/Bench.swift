@@ -1,11 +1,13 @@
 import ArgumentParser
 import VishwaBench
 import VishwaCore
+import VishwaTransport
+import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput on this machine.",
-        subcommands: [BenchCodec.self])
+        subcommands: [BenchCodec.self, BenchTransport.self])
 }
 
 struct BenchCodec: ParsableCommand {
@@ -69,4 +71,68 @@ struct BenchCodec: ParsableCommand {
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
     func leftPadding(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
+
+struct BenchTransport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transport",
+        abstract: "PUT and GET throughput of 700 KiB shards (16 in flight) and small-GET latency against a host.",
+        discussion: """
+            With no --host, starts its own vishwa-shard on 127.0.0.1 and stops it after. With --host, uses \
+            a host already paired with the vault in --home (it writes and then deletes its own shards there).
+            """)
+
+    @Option(name: .long, help: "A paired host to measure (HOST:PORT).")
+    var host: String?
+
+    @OptionGroup var unlock: UnlockOptions
+
+    @Flag(name: .long, help: "Print one JSON object: put_mbps, get_mbps, get_small_p50_ms, get_small_p99_ms.")
+    var json = false
+
+    @Option(name: .long, help: "Shards per round.")
+    var shards = 240
+
+    @Option(name: .long, help: "Rounds to take the median over.")
+    var rounds = 3
+
+    func run() async throws {
+        try await reportingErrorsAsync {
+            var bench = TransportBenchmark()
+            bench.shards = max(16, shards)
+            bench.rounds = max(1, rounds)
+            let result: TransportBenchmark.Result
+            if let host {
+                result = try await runAgainstPairedHost(host, bench: bench)
+            } else {
+                result = try await bench.runAgainstLocalHost()
+            }
+            if json {
+                try printJSON(result)
+            } else {
+                print("transport to \(result.host), \(ByteCount(result.shard_bytes)) shards, \(result.in_flight) in flight")
+                print(String(format: "  PUT (fsynced)  %8.0f MB/s", result.put_mbps))
+                print(String(format: "  GET            %8.0f MB/s", result.get_mbps))
+                print(String(format: "  small GET      p50 %.3f ms, p99 %.3f ms", result.get_small_p50_ms, result.get_small_p99_ms))
+            }
+        }
+    }
+
+    private func runAgainstPairedHost(_ text: String, bench: TransportBenchmark) async throws -> TransportBenchmark.Result {
+        guard let address = HostAddress(parsing: text) else { throw InputError("--host '\(text)' is not HOST:PORT") }
+        let session = try unlock.openSession()
+        guard let endpoint = try session.endpoints().first(where: { $0.endpoint.address == address })?.endpoint else {
+            await session.close()
+            throw InputError("\(address) is not a paired host of this vault: see 'vishwa host list'")
+        }
+        do {
+            let connection = try await session.pool.connection(to: endpoint)
+            let result = try await bench.run(on: connection)
+            await session.close()
+            return result
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
 }
