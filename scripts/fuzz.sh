@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of Fuzz/ (release, -sanitize=fuzzer,address) and runs each for
+# SECONDS (default 60), one after the other, then prints a summary. Not part of CI or test.sh.
+#
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]      (targets: FuzzFrames FuzzHandshake FuzzPairingCode)
+#
+# Corpus:  Fuzz/corpus/<target>/ (seed-* committed, what libFuzzer adds is git-ignored).
+# Crashes: a new crash, timeout or leak input is copied to Fuzz/crashes/<target>/; the script
+#          then exits 1. Inputs already in Fuzz/crashes/ (known bugs, Fuzz/README.md) are replayed
+#          first with FUZZ_KNOWN_BUGS=crash, to say whether each still reproduces.
+# Logs:    Fuzz/.build/fuzz-logs/<target>.log
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export PATH="/opt/swift/usr/bin:$PATH"
+
+SECONDS_PER_TARGET=${1:-60}
+shift || true
+TARGETS=("$@")
+if [ "${#TARGETS[@]}" -eq 0 ]; then TARGETS=(FuzzFrames FuzzHandshake FuzzPairingCode); fi
+case "$SECONDS_PER_TARGET" in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...]" >&2; exit 2 ;; esac
+
+log() { echo "fuzz.sh: $*"; }
+
+# -sanitize=fuzzer adds libFuzzer's coverage instrumentation (and links libFuzzer), address adds
+# ASan; both apply to every module of the fuzz package, ours and swift-nio's alike.
+BUILD=(swift build --package-path Fuzz -c release -Xswiftc -sanitize=fuzzer,address)
+LOGS="$ROOT/Fuzz/.build/fuzz-logs"
+mkdir -p "$LOGS"
+log "building: ${BUILD[*]}"
+if ! "${BUILD[@]}" >"$LOGS/build.log" 2>&1; then
+    cat "$LOGS/build.log"
+    log "build failed"
+    exit 1
+fi
+BIN=$("${BUILD[@]}" --show-bin-path)
+
+# libFuzzer and ASan print the crashing stack; Swift's own backtracer would also try to, and can
+# sit waiting for the process libFuzzer is tearing down.
+export SWIFT_BACKTRACE=enable=no
+
+replay_known() {
+    local target=$1 input
+    for input in "$ROOT/Fuzz/crashes/$target"/*; do
+        [ -f "$input" ] || continue
+        if FUZZ_KNOWN_BUGS=crash "$BIN/$target" -runs=1 "$input" >"$LOGS/$target.replay.log" 2>&1; then
+            log "$target: known crash $(basename "$input") no longer reproduces (fixed? update Fuzz/README.md)"
+        else
+            log "$target: known crash $(basename "$input") still reproduces: $(grep -m1 -o 'Fatal error: .*' "$LOGS/$target.replay.log" | cut -c1-160)"
+        fi
+    done
+}
+
+summary=()
+found=0
+for target in "${TARGETS[@]}"; do
+    [ -x "$BIN/$target" ] || { log "no such target: $target"; exit 2; }
+    replay_known "$target"
+    corpus="$ROOT/Fuzz/corpus/$target"
+    artifacts="$ROOT/Fuzz/.build/fuzz-artifacts/$target"
+    mkdir -p "$corpus" "$artifacts"
+    rm -f "$artifacts"/*
+    log "running $target for ${SECONDS_PER_TARGET}s (corpus $(find "$corpus" -type f | wc -l) inputs)"
+    status=0
+    "$BIN/$target" "$corpus" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
+        -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$artifacts/" >"$LOGS/$target.log" 2>&1 || status=$?
+
+    execs=$(grep -m1 -o 'stat::number_of_executed_units: [0-9]*' "$LOGS/$target.log" | grep -o '[0-9]*$' || echo "?")
+    rate=$(grep -m1 -o 'stat::average_exec_per_sec: [0-9]*' "$LOGS/$target.log" | grep -o '[0-9]*$' || echo "?")
+    # The last status line: "#N  DONE|pulse|NEW ... cov: C ft: F corp: K/S ...".
+    last=$(grep -E '^#[0-9]+' "$LOGS/$target.log" | tail -1 || true)
+    cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || echo "?")
+    ft=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || echo "?")
+    corp=$(echo "$last" | grep -o 'corp: [0-9]*' | grep -o '[0-9]*' || echo "?")
+    crashes=0
+    for artifact in "$artifacts"/*; do
+        [ -f "$artifact" ] || continue
+        crashes=$((crashes + 1))
+        mkdir -p "$ROOT/Fuzz/crashes/$target"
+        cp "$artifact" "$ROOT/Fuzz/crashes/$target/"
+        log "$target: NEW $(basename "$artifact") -> Fuzz/crashes/$target/ ($(grep -m1 -oE 'Fatal error: .*|ERROR: [A-Za-z]+: [^ ]+.*' "$LOGS/$target.log" | cut -c1-160))"
+    done
+    if [ "$crashes" -gt 0 ] || [ "$status" -ne 0 ]; then found=1; fi
+    summary+=("$(printf '%-16s %12s %10s %7s %7s %7s %8s %6s' "$target" "$execs" "$rate" "$cov" "$ft" "$corp" "$crashes" "$status")")
+done
+
+echo
+printf '%-16s %12s %10s %7s %7s %7s %8s %6s\n' target execs "execs/s" cov ft corpus crashes exit
+printf '%s\n' "${summary[@]}"
+echo "(${SECONDS_PER_TARGET}s per target; logs in Fuzz/.build/fuzz-logs/)"
+exit "$found"
