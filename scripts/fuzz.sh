@@ -52,6 +52,11 @@ replay_known() {
     done
 }
 
+# A value from libFuzzer's -print_final_stats block ("stat::NAME:   VALUE"), or "?".
+final_stat() {
+    awk -v key="stat::$1:" '$1 == key { print $2; found = 1 } END { if (!found) print "?" }' "$2"
+}
+
 summary=()
 found=0
 for target in "${TARGETS[@]}"; do
@@ -66,8 +71,8 @@ for target in "${TARGETS[@]}"; do
     "$BIN/$target" "$corpus" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
         -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$artifacts/" >"$LOGS/$target.log" 2>&1 || status=$?
 
-    execs=$(grep -m1 -o 'stat::number_of_executed_units: [0-9]*' "$LOGS/$target.log" | grep -o '[0-9]*$' || echo "?")
-    rate=$(grep -m1 -o 'stat::average_exec_per_sec: [0-9]*' "$LOGS/$target.log" | grep -o '[0-9]*$' || echo "?")
+    execs=$(final_stat number_of_executed_units "$LOGS/$target.log")
+    rate=$(final_stat average_exec_per_sec "$LOGS/$target.log")
     # The last status line: "#N  DONE|pulse|NEW ... cov: C ft: F corp: K/S ...".
     last=$(grep -E '^#[0-9]+' "$LOGS/$target.log" | tail -1 || true)
     cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || echo "?")

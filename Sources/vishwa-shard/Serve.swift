@@ -29,6 +29,9 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let logger = makeLogger(level: logLevel)
+            // Catch the signals before announcing readiness, so a SIGTERM sent right after
+            // "listening on" is never lost.
+            let signals = Signals(catching: [SIGTERM, SIGINT])
             let config = try HostConfig.load(from: options.dir)
             let identity = try HostIdentity.load(from: options.dir)
             let lock = try ServeLock(dir: options.dir)
@@ -45,7 +48,7 @@ struct Serve: AsyncParsableCommand {
             print("listening on \(server.localAddress)")
             fflush(nil)
 
-            let signal = await Signals.wait(for: [SIGTERM, SIGINT])
+            let signal = await signals.next()
             logger.notice("received signal \(signal), stopping")
             await server.stop()
             try? await group.shutdownGracefully()
@@ -87,40 +90,26 @@ struct ServeLock {
     }
 }
 
-/// Waits for the first of some signals (delivered through Dispatch, so no handler runs in signal context).
-enum Signals {
-    static func wait(for signals: [Int32]) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let once = OnceFlag()
-            var sources: [any DispatchSourceSignal] = []
-            for number in signals {
-                Glibc.signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler {
-                    if once.claim() { continuation.resume(returning: number) }
-                }
-                source.resume()
-                sources.append(source)
-            }
-            SignalSources.keep(sources)
+/// Delivers SIGTERM/SIGINT through Dispatch (no code runs in signal context). Installed once,
+/// early; `next()` waits for the first signal caught since.
+final class Signals: @unchecked Sendable {
+    private let stream: AsyncStream<Int32>
+    private var sources: [any DispatchSourceSignal] = []
+
+    init(catching numbers: [Int32]) {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        for number in numbers {
+            Glibc.signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            sources.append(source)
         }
     }
-}
 
-/// Keeps signal sources alive for the life of the process.
-enum SignalSources {
-    nonisolated(unsafe) private static var kept: [any DispatchSourceSignal] = []
-    static func keep(_ sources: [any DispatchSourceSignal]) { kept += sources }
-}
-
-final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var claimed = false
-    func claim() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if claimed { return false }
-        claimed = true
-        return true
+    func next() async -> Int32 {
+        for await number in stream { return number }
+        return SIGTERM
     }
 }

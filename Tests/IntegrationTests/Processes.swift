@@ -103,11 +103,14 @@ final class ShardHostProcess: @unchecked Sendable {
     var pid: Int32 { process?.processIdentifier ?? 0 }
     var isRunning: Bool { process?.isRunning ?? false }
 
-    /// SIGTERM and wait (clean shutdown).
+    /// SIGTERM and wait up to 10 s for a clean shutdown; SIGKILL after that (and the test fails
+    /// on the exit status).
     func stop() {
         guard let process, process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill() }
     }
 
     /// SIGKILL and wait (a crash).
