@@ -105,6 +105,7 @@ let package = Package(
         .testTarget(name: "VishwaShardStoreTests",
                     dependencies: ["VishwaShardStore", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: testSettings),
+        .testTarget(name: "VishwaCatalogTests", dependencies: ["VishwaCatalog"], swiftSettings: testSettings),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore"], swiftSettings: testSettings),
         .testTarget(name: "VishwaWireTests", dependencies: ["VishwaWire", "VishwaTransport"], swiftSettings: testSettings),

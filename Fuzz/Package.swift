@@ -18,7 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
-        // The modules under test: the main package's sources, through symlinks.
+        // The modules under test: the main package's sources, through symlinks. Keep their dependency
+        // lists in step with ../Package.swift: a missing one may even go unnoticed, since SwiftPM lets
+        // a module import what its dependencies depend on.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .target(name: "VishwaCore"),
         .target(name: "VishwaCrypto", dependencies: ["CSodium", "VishwaCore"]),
@@ -26,6 +28,7 @@ let package = Package(
         .target(name: "VishwaTransport",
                 dependencies: ["VishwaCore", "VishwaCrypto", "VishwaWire",
                                .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")]),
 

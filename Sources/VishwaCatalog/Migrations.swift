@@ -1,4 +1,9 @@
+import Foundation
 import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension Catalog {
     /// Every schema change, in order. A shipped migration is never edited: add a new one.
@@ -18,6 +23,91 @@ extension Catalog {
                 t.column("state", .text).notNull().defaults(to: "active")
                 t.column("addedAt", .integer).notNull()
             }
+        }
+        migrator.registerMigration("v2-namespace") { db in
+            // Inodes: the catalog's ids are the kernel's inode numbers; 1 is the root directory.
+            try db.execute(sql: """
+                CREATE TABLE node (
+                    id INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('dir', 'file', 'symlink')),
+                    mode INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
+                    size INTEGER NOT NULL DEFAULT 0,
+                    atime INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL,
+                    nlink INTEGER NOT NULL DEFAULT 1,
+                    target BLOB,
+                    fileID BLOB UNIQUE,
+                    currentVersion INTEGER REFERENCES version(id) ON DELETE SET NULL,
+                    degraded INTEGER NOT NULL DEFAULT 0
+                );
+                -- Directory entries: a name in a directory pointing at a node (hard links share a node).
+                CREATE TABLE entry (
+                    parent INTEGER NOT NULL REFERENCES node(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    node INTEGER NOT NULL REFERENCES node(id) ON DELETE CASCADE,
+                    PRIMARY KEY (parent, name)
+                ) WITHOUT ROWID;
+                CREATE INDEX entry_node ON entry(node);
+                CREATE TABLE xattr (
+                    node INTEGER NOT NULL REFERENCES node(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL, value BLOB NOT NULL,
+                    PRIMARY KEY (node, name)
+                ) WITHOUT ROWID;
+                CREATE TABLE tag (
+                    node INTEGER NOT NULL REFERENCES node(id) ON DELETE CASCADE,
+                    tag TEXT NOT NULL,
+                    PRIMARY KEY (node, tag)
+                ) WITHOUT ROWID;
+                CREATE INDEX tag_tag ON tag(tag);
+                -- A committed version of a file: its size, coding, and its key wrapped by the vault.
+                CREATE TABLE version (
+                    id INTEGER PRIMARY KEY,
+                    node INTEGER NOT NULL REFERENCES node(id) ON DELETE CASCADE,
+                    number INTEGER NOT NULL,
+                    size INTEGER NOT NULL, chunkSize INTEGER NOT NULL, k INTEGER NOT NULL, m INTEGER NOT NULL,
+                    wrappedKey BLOB NOT NULL,
+                    createdAt INTEGER NOT NULL,
+                    UNIQUE (node, number)
+                );
+                -- A coded chunk; fileID, encodedVersion and idx are what its shards' tags bind, so an
+                -- unchanged chunk can be shared by later versions at the same position.
+                CREATE TABLE chunk (
+                    id INTEGER PRIMARY KEY,
+                    fileID BLOB NOT NULL, encodedVersion INTEGER NOT NULL, idx INTEGER NOT NULL,
+                    length INTEGER NOT NULL, k INTEGER NOT NULL, m INTEGER NOT NULL
+                );
+                CREATE TABLE version_chunk (
+                    version INTEGER NOT NULL REFERENCES version(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    chunk INTEGER NOT NULL REFERENCES chunk(id),
+                    PRIMARY KEY (version, position)
+                ) WITHOUT ROWID;
+                CREATE INDEX version_chunk_chunk ON version_chunk(chunk);
+                CREATE TABLE shard (
+                    chunk INTEGER NOT NULL REFERENCES chunk(id) ON DELETE CASCADE,
+                    idx INTEGER NOT NULL,
+                    shardID BLOB NOT NULL,
+                    host INTEGER NOT NULL REFERENCES host(id),
+                    state TEXT NOT NULL DEFAULT 'stored' CHECK (state IN ('stored', 'missing', 'corrupt')),
+                    PRIMARY KEY (chunk, idx)
+                ) WITHOUT ROWID;
+                CREATE INDEX shard_host ON shard(host);
+                -- Shards no version needs any more, waiting for gc to delete them from their host.
+                CREATE TABLE garbage (
+                    shardID BLOB NOT NULL,
+                    host INTEGER NOT NULL REFERENCES host(id),
+                    queuedAt INTEGER NOT NULL,
+                    PRIMARY KEY (shardID, host)
+                ) WITHOUT ROWID;
+                CREATE TABLE activity (
+                    id INTEGER PRIMARY KEY,
+                    time INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL
+                );
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+                """)
+            let now = Int64(Date().timeIntervalSince1970 * 1e9)
+            try db.execute(
+                sql: "INSERT INTO node (id, kind, mode, uid, gid, atime, mtime, ctime, nlink) VALUES (1, 'dir', ?, ?, ?, ?, ?, ?, 2)",
+                arguments: [0o040755, getuid(), getgid(), now, now, now])
         }
         return migrator
     }

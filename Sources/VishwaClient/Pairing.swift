@@ -21,8 +21,14 @@ public enum Pairing {
         let connection = try await HostConnection.connect(
             to: code.address, hostKey: code.hostKey, device: session.vault.deviceKeyPair, hello: hello,
             group: session.group, logger: session.logger)
-        defer { Task { await connection.close() } }
-        let stat = try await connection.stat()
+        let stat: StatReply
+        do {
+            stat = try await connection.stat()
+            await connection.close()
+        } catch {
+            await connection.close()
+            throw error
+        }
         var record = HostRecord(address: code.address.description, publicKey: code.hostKey, name: name,
                                 addedAt: Int(Date().timeIntervalSince1970))
         record.capacityBytes = Int(stat.capacityBytes)

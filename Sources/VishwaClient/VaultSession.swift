@@ -17,6 +17,8 @@ public final class VaultSession: Sendable {
     public let group: MultiThreadedEventLoopGroup
     public let pool: HostPool
     public let logger: Logger
+    /// Threads for blocking work: local file I/O, coding, SQLite. Never the cooperative pool.
+    public let threads: NIOThreadPool
 
     /// Unlocks the vault in `home` (with `passphrase` when it is protected) and opens its catalog.
     public init(home: VaultHome, passphrase: [UInt8]?, logger: Logger) throws {
@@ -25,6 +27,8 @@ public final class VaultSession: Sendable {
         self.vault = vault
         self.catalog = try Catalog(path: home.path + "/catalog.sqlite")
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.threads = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
+        self.threads.start()
         self.logger = logger
         self.pool = HostPool(device: vault.deviceKeyPair, hello: ClientHello(vaultID: vault.identity.vaultID, intent: .session),
                              group: group, logger: logger)
@@ -38,9 +42,15 @@ public final class VaultSession: Sendable {
         }
     }
 
+    /// Runs blocking `body` on the session's threads.
+    public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await threads.runIfActive(body)
+    }
+
     /// Closes connections and stops the event loop.
     public func close() async {
         await pool.closeAll()
         try? await group.shutdownGracefully()
+        try? await threads.shutdownGracefully()
     }
 }

@@ -26,4 +26,8 @@ enum Exit {
     static let refused = ExitCode(18)
     /// The catalog could not be opened or is from a newer version.
     static let catalogError = ExitCode(19)
+    /// Not enough usable hosts to store anything.
+    static let noHosts = ExitCode(20)
+    /// Too few shards could be stored or fetched.
+    static let dataUnavailable = ExitCode(21)
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import VishwaCore
 import VishwaCatalog
+import VishwaClient
 import VishwaTransport
 import VishwaVault
 
@@ -65,6 +66,14 @@ func exitCode(for error: any Error) -> ExitCode {
         default: return Exit.hostUnreachable
         }
     case is CatalogError: return Exit.catalogError
+    case let client as ClientError:
+        switch client {
+        case .notFound, .notAFile, .invalidTag: return Exit.invalidInput
+        case .cannotRead, .cannotWrite: return Exit.ioError
+        case .noHosts, .tooFewHosts: return Exit.noHosts
+        case .uploadFailed, .unreadable: return Exit.dataUnavailable
+        case .corruptCatalog: return Exit.catalogError
+        }
     default: return Exit.failure
     }
 }

@@ -1,0 +1,73 @@
+import Foundation
+import GRDB
+
+/// One event of the activity log.
+public struct ActivityRecord: Sendable, Codable {
+    public var time: Int64
+    public var kind: String
+    public var message: String
+}
+
+extension Catalog {
+    /// How many events the log keeps (the seed kept the last 1000).
+    public static let activityLimit = 1000
+
+    /// Appends an event and drops the oldest beyond the limit, in one transaction.
+    public func log(_ kind: String, _ message: String) throws(CatalogError) {
+        try write { db in
+            try db.execute(sql: "INSERT INTO activity (time, kind, message) VALUES (?, ?, ?)",
+                           arguments: [Self.now(), kind, message])
+            try db.execute(sql: "DELETE FROM activity WHERE id <= (SELECT MAX(id) FROM activity) - ?",
+                           arguments: [Self.activityLimit])
+        }
+    }
+
+    /// The newest `limit` events, oldest first.
+    public func activity(limit: Int = 100) throws(CatalogError) -> [ActivityRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT time, kind, message FROM activity ORDER BY id DESC LIMIT ?", arguments: [limit])
+                .reversed().map { ActivityRecord(time: $0["time"], kind: $0["kind"], message: $0["message"]) }
+        }
+    }
+
+    /// A value of the small key/value table (backup generation and the like).
+    public func meta(_ key: String) throws(CatalogError) -> Int64? {
+        try read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setMeta(_ key: String, _ value: Int64) throws(CatalogError) {
+        try write { db in
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           arguments: [key, value])
+        }
+    }
+
+    /// Problems found by checking the catalog against its own rules; empty when consistent.
+    public func consistencyProblems() throws(CatalogError) -> [String] {
+        try read { db in
+            var problems: [String] = []
+            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            if integrity != ["ok"] { problems += integrity.map { "sqlite: \($0)" } }
+            let foreign = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+            problems += foreign.map { "dangling reference in \($0[0] as String? ?? "?") row \($0[1] as Int64? ?? 0)" }
+            let orphans = try Int64.fetchAll(db, sql: """
+                SELECT id FROM node WHERE id != 1 AND NOT EXISTS (SELECT 1 FROM entry WHERE entry.node = node.id)
+                """)
+            problems += orphans.map { "node \($0) has no name in any folder" }
+            let unversioned = try Int64.fetchAll(db, sql: "SELECT id FROM node WHERE kind = 'file' AND currentVersion IS NULL AND size > 0")
+            problems += unversioned.map { "file \($0) has a size but no version" }
+            let sizes = try Row.fetchAll(db, sql: """
+                SELECT n.id, n.size, v.size AS vsize, (SELECT IFNULL(SUM(c.length), 0) FROM version_chunk vc JOIN chunk c ON c.id = vc.chunk
+                WHERE vc.version = v.id) AS total FROM node n JOIN version v ON v.id = n.currentVersion
+                """)
+            for row in sizes where (row["size"] as Int) != (row["vsize"] as Int) || (row["vsize"] as Int) != (row["total"] as Int) {
+                problems.append("file \(row["id"] as Int64): sizes disagree (node \(row["size"] as Int), version \(row["vsize"] as Int), chunks \(row["total"] as Int))")
+            }
+            let shardless = try Int64.fetchAll(db, sql: """
+                SELECT c.id FROM chunk c WHERE (SELECT COUNT(*) FROM shard s WHERE s.chunk = c.id) < c.k
+                """)
+            problems += shardless.map { "chunk \($0) has fewer shards recorded than it needs" }
+            return problems
+        }
+    }
+}

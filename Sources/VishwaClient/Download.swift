@@ -1,0 +1,128 @@
+import Foundation
+import NIOCore
+import VishwaCatalog
+import VishwaCodec
+import VishwaCore
+import VishwaCrypto
+import VishwaTransport
+import VishwaWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads files back: fetches, for each chunk, the data shards first (no decoding needed), one
+/// extra as a hedge, and more whenever a shard is missing, slow or fails authentication.
+public struct Reader: Sendable {
+    public let session: VaultSession
+    public var window = 4
+
+    public init(session: VaultSession) { self.session = session }
+
+    /// The plaintext of one chunk of `file`.
+    public func chunk(_ chunk: ChunkRecord, of file: FileRecord, key: SecretBytes, hosts: [Int64: HostEndpoint]) async throws -> [UInt8] {
+        let parameters = try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1))
+        let codec = ShardCodec(parameters: parameters)
+        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
+                                   version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
+        var remaining: [ShardLocation] = chunk.shards.sorted { $0.index < $1.index }.compactMap { shard in
+            guard let host = hosts[shard.hostID] else { return nil }
+            return ShardLocation(index: shard.index, id: WireShardID(bytes: shard.shardID)!, host: host)
+        }
+        var got: [Int: ByteBuffer] = [:]
+        var problems: [String] = []
+        while true {
+            let need = chunk.k - got.count
+            if need > 0 {
+                guard !remaining.isEmpty else { break }
+                let fetched = await session.pool.hedgedFetch(remaining, need: need, extra: got.isEmpty ? 1 : 0) { location, body in
+                    // Cheap sanity before decoding: the shard claims the index it was stored under.
+                    body.withUnsafeReadableBytes { ShardHeader(parsing: $0)?.index == location.index }
+                }
+                let tried = Set(fetched.shards.map(\.0) + fetched.failures.map(\.0))
+                remaining.removeAll { tried.contains($0) }
+                for (location, body) in fetched.shards { got[location.index] = body }
+                problems += fetched.failures.map { "shard \($0.0.index) on \($0.0.host): \($0.1)" }
+                if fetched.shards.isEmpty && fetched.failures.isEmpty { break }
+            }
+            if got.count < chunk.k { continue }
+            let buffers = got.sorted { $0.key < $1.key }.map(\.value)
+            let codecContext = context
+            do {
+                let decoded = try await session.blocking { try codec.decode(buffers, context: codecContext, key: key) }
+                if !decoded.rejected.isEmpty {
+                    session.logger.warning("chunk \(chunk.position) of \(file.path): \(decoded.rejected.map { $0.description }.joined(separator: ", "))")
+                }
+                return decoded.plaintext
+            } catch let error as CodecError {
+                guard case .notEnoughShards(_, _, let rejected) = error else { throw error }
+                for rejection in rejected {
+                    if let index = rejection.index { got[index] = nil }
+                    problems.append("shard \(rejection.index.map(String.init) ?? "?") \(rejection.reason)")
+                }
+                if remaining.isEmpty { break }
+            }
+        }
+        let reasons = problems.isEmpty ? "" : " (" + problems.prefix(6).joined(separator: "; ") + ")"
+        throw ClientError.unreadable("cannot read \(file.path): chunk \(chunk.position) has only \(got.count) good shards of the \(chunk.k) needed\(reasons)")
+    }
+
+    /// Writes the current version of `node` to `outPath`, through a temp file beside it renamed
+    /// at the end (so `outPath` is never half-written).
+    public func download(
+        node: Int64, to outPath: String, progress: @escaping @Sendable (TransferProgress) -> Void = { _ in }
+    ) async throws -> FileRecord {
+        let start = ContinuousClock.now
+        let catalog = session.catalog
+        let file = try await session.blocking { try catalog.file(node: node) }
+        let key = file.wrappedKey.isEmpty ? FileKeys.newKey()
+            : try FileKeys.unwrap(file.wrappedKey, fileID: file.fileID, vault: session.vault)
+        let hosts = Dictionary(uniqueKeysWithValues: try session.endpoints().map { ($0.record.id!, $0.endpoint) })
+        let temp = outPath + ".vishwa-part-\(UInt32.random(in: 0...UInt32.max))"
+        let output = try LocalFile.create(temp)
+        do {
+            try output.truncate(to: file.size)
+            var done = 0
+            let chunks = file.chunks
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                var next = 0
+                func launch() {
+                    let chunk = chunks[next]
+                    next += 1
+                    group.addTask {
+                        let plain = try await self.chunk(chunk, of: file, key: key, hosts: hosts)
+                        try await session.blocking { try output.write(plain, at: chunk.position * file.chunkSize) }
+                        return chunk.length
+                    }
+                }
+                for _ in 0..<min(window, chunks.count) { launch() }
+                var bytes = 0
+                while let length = try await group.next() {
+                    done += 1
+                    bytes += length
+                    progress(TransferProgress(chunksDone: done, chunkCount: chunks.count, bytesDone: bytes,
+                                              totalBytes: file.size, elapsedSeconds: (ContinuousClock.now - start).seconds))
+                    if next < chunks.count { launch() }
+                }
+            }
+            try await session.blocking {
+                try output.sync()
+                guard rename(temp, outPath) == 0 else {
+                    throw ClientError.cannotWrite(path: outPath, reason: String(cString: strerror(errno)))
+                }
+                _ = chmod(outPath, 0o644)
+            }
+            return file
+        } catch {
+            unlink(temp)
+            throw error
+        }
+    }
+}
+
+/// Shards arrive from hosts in NIO buffers; the codec reads them where they are.
+extension ByteBuffer: ShardBytes {
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeReadableBytes(body)
+    }
+}
