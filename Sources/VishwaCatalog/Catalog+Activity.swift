@@ -71,3 +71,22 @@ extension Catalog {
         }
     }
 }
+
+extension Catalog {
+    /// A consistent copy of the whole catalog (`VACUUM INTO` a temp file beside it, read, removed).
+    /// Safe while other processes write: it reads one snapshot.
+    public func snapshot() throws(CatalogError) -> [UInt8] {
+        let temp = path + ".snapshot-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(temp) }
+        do {
+            // VACUUM cannot run inside a transaction, which every GRDB read opens.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [temp]) }
+        } catch {
+            throw .database(path: path, reason: "snapshot failed: \(error)")
+        }
+        guard let data = FileManager.default.contents(atPath: temp) else {
+            throw .database(path: path, reason: "snapshot \(temp) unreadable")
+        }
+        return [UInt8](data)
+    }
+}

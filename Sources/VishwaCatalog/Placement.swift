@@ -163,9 +163,9 @@ public enum Placer {
     }
 
     /// Picks `count` distinct indices of `weights` (free bytes), each with long-run frequency proportional to its
-    /// weight (capped at always). Systematic sampling: lay the inclusion probabilities end to end on [0, count)
-    /// and take the points u, u+1, …, where u is the golden-ratio sequence frac(chunkIndex · φ) — a
-    /// low-discrepancy rotation, so equal hosts take turns evenly over consecutive chunks.
+    /// weight (one whose share exceeds a whole pick is taken every time). Systematic sampling: lay the inclusion
+    /// probabilities end to end on [0, count) and take the points u, u+1, …, where u is the golden-ratio sequence
+    /// frac(chunkIndex · φ), a low-discrepancy rotation, so equal hosts take turns evenly over consecutive chunks.
     static func choose(_ count: Int, from weights: [Int], chunkIndex: Int) -> [Int] {
         guard count > 0 else { return [] }
         precondition(count <= weights.count)

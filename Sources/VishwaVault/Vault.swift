@@ -54,6 +54,12 @@ public final class Vault: Sendable {
                              isPassphraseProtected: passphraseProtected)
     }
 
+    /// The vault a master key leads to, without touching the disk (for recovery before the key
+    /// file exists).
+    public static func inMemory(masterKey: SecretBytes) -> Vault {
+        Vault(identity: identity(of: masterKey, passphraseProtected: false), masterKey: masterKey)
+    }
+
     // MARK: Creating and opening
 
     /// Creates a vault in `home` with a fresh random master key (or `masterKey`, when restoring

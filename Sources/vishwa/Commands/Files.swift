@@ -84,7 +84,9 @@ struct Upload: AsyncParsableCommand {
             let tagList = try parseTags(tags)
             let printer = ProgressPrinter("upload \(file.split(separator: "/").last ?? "")")
             let result = try await withSession(options) { session in
-                try await Uploader(session: session).upload(file, folder: folder, tags: tagList, progress: printer.update)
+                let result = try await Uploader(session: session).upload(file, folder: folder, tags: tagList, progress: printer.update)
+                await backupAfterChange(session)
+                return result
             }
             if json {
                 try printJSON(UploadReport(file_id: Hex.encode(result.fileID), path: result.path, node: result.node,
@@ -193,6 +195,7 @@ struct Remove: AsyncParsableCommand {
                 let path = try session.catalog.path(of: node)
                 let queued = try session.catalog.removeFile(node: node)
                 try session.catalog.log("rm", "\(path) removed, \(queued) shards queued for gc")
+                await backupAfterChange(session)
                 return (path, queued)
             }
             print("removed \(path) (\(queued) shards queued for 'vishwa gc')")

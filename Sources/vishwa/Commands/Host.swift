@@ -52,6 +52,8 @@ struct HostAdd: AsyncParsableCommand {
             let session = try options.openSession()
             do {
                 let result = try await Pairing.pair(pairing, name: name, session: session)
+                try session.catalog.log("host", "paired with \(pairing.address)")
+                if try session.catalog.hosts().count >= 2 { await backupAfterChange(session) }
                 await session.close()
                 let quota = result.stat.quotaBytes.map { ", quota \(ByteCount(Int($0)))" } ?? ", no quota"
                 print("\(result.isNew ? "Paired with" : "Already paired with; updated") host \(pairing.address) "
