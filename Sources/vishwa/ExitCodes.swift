@@ -30,4 +30,6 @@ enum Exit {
     static let noHosts = ExitCode(20)
     /// Too few shards could be stored or fetched.
     static let dataUnavailable = ExitCode(21)
+    /// Some files have fewer shards than planned (still readable).
+    static let degraded = ExitCode(22)
 }

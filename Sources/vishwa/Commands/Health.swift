@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import VishwaCatalog
+import VishwaClient
+import VishwaCore
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that every shard of a file (or of all files) is on its host.",
+        discussion: "Asks each host which shards it holds. Exit 0 when all healthy, 22 when some are degraded, 21 when a file is lost.")
+
+    @OptionGroup var options: UnlockOptions
+
+    @Argument(help: "A file (path, id or number); all files when omitted.")
+    var file: String?
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await reportingErrorsAsync(verbose: options.home.verbose) {
+            let report = try await withSession(options) { session -> [FileHealth] in
+                let nodes: [Int64]
+                if let file {
+                    guard let node = try session.catalog.resolve(file) else { throw ClientError.notFound(file) }
+                    nodes = [node]
+                } else {
+                    nodes = try session.catalog.files().map(\.node)
+                }
+                return try await session.health(of: nodes)
+            }
+            if json { try printJSON(report) } else {
+                for health in report { print("\(health.path): \(health.summary)") }
+                let lost = report.filter { $0.state == "lost" }.count
+                let degraded = report.filter { $0.state == "degraded" }.count
+                print("\(report.count) files: \(report.count - lost - degraded) healthy, \(degraded) degraded, \(lost) lost")
+            }
+            if report.contains(where: { $0.state == "lost" }) { throw Exit.dataUnavailable }
+            if report.contains(where: { $0.state == "degraded" }) { throw Exit.degraded }
+        }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Hosts, totals, degraded files, last backup.")
+
+    @OptionGroup var options: UnlockOptions
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    struct Report: Encodable {
+        let hosts: [HostStatus]
+        let hosts_online: Int
+        let files: Int
+        let bytes: Int
+        let degraded_files: [String]
+        let backup_generation: Int64?
+        let backup_time: Int64?
+    }
+
+    func run() async throws {
+        try await reportingErrorsAsync(verbose: options.home.verbose) {
+            let report = try await withSession(options) { session -> Report in
+                let hosts = try await session.hostStatuses()
+                let files = try session.catalog.files()
+                return Report(hosts: hosts, hosts_online: hosts.filter(\.online).count, files: files.count,
+                              bytes: files.map(\.size).reduce(0, +), degraded_files: files.filter(\.degraded).map(\.path),
+                              backup_generation: try session.catalog.meta("backupGeneration"),
+                              backup_time: try session.catalog.meta("backupTime"))
+            }
+            if json { try printJSON(report); return }
+            print("hosts: \(report.hosts_online) of \(report.hosts.count) online")
+            for host in report.hosts { print("  " + HostList.line(host)) }
+            print("files: \(report.files), \(ByteCount(report.bytes))")
+            if report.degraded_files.isEmpty {
+                print("degraded: none")
+            } else {
+                print("degraded: \(report.degraded_files.count) (run 'vishwa verify')")
+                for path in report.degraded_files.prefix(10) { print("  \(path)") }
+            }
+            if let generation = report.backup_generation, let time = report.backup_time {
+                print("catalog backup: generation \(generation), \(HostList.ago(Int(time)))")
+            } else {
+                print("catalog backup: none yet (needs 2 hosts online)")
+            }
+        }
+    }
+}
