@@ -111,7 +111,8 @@ public struct Uploader: Sendable {
 
     /// The hosts that answer now, with their free space.
     private func liveHosts() async throws -> [LiveHost] {
-        let statuses = try await session.hostStatuses()
+        // Generous: a busy host that answers in 10 s is still a good place for shards.
+        let statuses = try await session.hostStatuses(timeout: .seconds(10))
         let endpoints = try session.endpoints()
         guard !endpoints.isEmpty else { throw ClientError.noHosts }
         return zip(endpoints, statuses).map { entry, status in
@@ -135,6 +136,8 @@ actor ChunkSender {
     let parameters: CodingParameters
     let hosts: [LiveHost]
     private var failed: Set<Int64> = []
+    /// The last failure each host gave, for the error message.
+    private var reasons: [Int64: String] = [:]
 
     init(session: VaultSession, parameters: CodingParameters, hosts: [LiveHost]) {
         self.session = session
@@ -154,6 +157,15 @@ actor ChunkSender {
             assignment = try Placer.place(k: k, m: m, shardBytes: encoded.shardLength, chunkIndex: position,
                                           hosts: placementHosts).hosts.map { Optional($0) }
         } catch {
+            let online = hosts.filter { $0.online && !failed.contains($0.id) }
+            let room = online.map { min(k - 1, max(0, $0.freeBytes) / max(1, encoded.shardLength)) }.reduce(0, +)
+            if online.count >= 2, room < n {
+                throw ClientError.tooFewHosts("hosts are full: the \(online.count) online hosts have room for \(room) of a chunk's "
+                                              + "\(n) shards of \(ByteCount(encoded.shardLength)) within their quotas; free space or raise quotas")
+            }
+            if let reason = reasons.values.sorted().first {
+                throw ClientError.tooFewHosts("hosts failed during the upload (\(reason)); nothing was stored")
+            }
             throw ClientError.tooFewHosts("cannot place chunk \(position): \(error)")
         }
         let ids = (0..<n).map { _ in WireShardID(bytes: Random.bytes(16))! }
@@ -161,8 +173,14 @@ actor ChunkSender {
         for attempt in 0..<3 {
             let pending = (0..<n).filter { stored[$0] == nil && assignment[$0] != nil }
             let results = await put(encoded, indices: pending, ids: ids, assignment: assignment)
-            for (index, host, ok) in results {
-                if ok { stored[index] = host } else { failed.insert(host); assignment[index] = nil }
+            for (index, host, failure) in results {
+                if let failure {
+                    failed.insert(host)
+                    reasons[host] = failure
+                    assignment[index] = nil
+                } else {
+                    stored[index] = host
+                }
             }
             if stored.count == n || attempt == 2 { break }
             // Move the failed shards to hosts still answering, within the per-host cap.
@@ -173,8 +191,9 @@ actor ChunkSender {
             if (0..<n).allSatisfy({ stored[$0] != nil || assignment[$0] == nil }) { break }
         }
         guard stored.count >= min(n, k + 1) else {
-            throw ClientError.uploadFailed("chunk \(position): only \(stored.count) of \(n) shards stored, at least \(min(n, k + 1)) needed; "
-                                           + "hosts failing: \(failed.count) of \(hosts.count)")
+            let why = reasons.values.sorted().first.map { "; e.g. \($0)" } ?? ""
+            throw ClientError.uploadFailed("chunk \(position): only \(stored.count) of \(n) shards could be stored, at least "
+                                           + "\(min(n, k + 1)) needed (\(failed.count) of \(hosts.count) hosts failing\(why))")
         }
         let shards = stored.sorted { $0.key < $1.key }.map { index, host in
             ShardRecord(index: index, shardID: ids[index].bytes, hostID: host)
@@ -183,11 +202,11 @@ actor ChunkSender {
                            length: context.chunkLength, k: k, m: m, shards: shards)
     }
 
-    /// PUTs the given shards in parallel; returns (index, host, stored?).
-    private func put(_ encoded: EncodedChunk, indices: [Int], ids: [WireShardID], assignment: [Int64?]) async -> [(Int, Int64, Bool)] {
+    /// PUTs the given shards in parallel; returns (index, host, failure or nil when stored).
+    private func put(_ encoded: EncodedChunk, indices: [Int], ids: [WireShardID], assignment: [Int64?]) async -> [(Int, Int64, String?)] {
         let byID = Dictionary(uniqueKeysWithValues: hosts.map { ($0.id, $0.endpoint) })
         let pool = session.pool
-        return await withTaskGroup(of: (Int, Int64, Bool).self) { group in
+        return await withTaskGroup(of: (Int, Int64, String?).self) { group in
             for index in indices {
                 guard let hostID = assignment[index], let endpoint = byID[hostID] else { continue }
                 let data = ByteBuffer(bytes: encoded.shard(index))
@@ -195,13 +214,13 @@ actor ChunkSender {
                 group.addTask {
                     do {
                         _ = try await pool.send(.put(id: id, data: data), to: endpoint, timeout: .seconds(60))
-                        return (index, hostID, true)
+                        return (index, hostID, nil)
                     } catch {
-                        return (index, hostID, false)
+                        return (index, hostID, "\(error)")
                     }
                 }
             }
-            var results: [(Int, Int64, Bool)] = []
+            var results: [(Int, Int64, String?)] = []
             for await result in group { results.append(result) }
             return results
         }

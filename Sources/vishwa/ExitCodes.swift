@@ -32,4 +32,6 @@ enum Exit {
     static let dataUnavailable = ExitCode(21)
     /// Some files have fewer shards than planned (still readable).
     static let degraded = ExitCode(22)
+    /// The catalog breaks its own rules (see 'vishwa verify --catalog').
+    static let catalogInconsistent = ExitCode(23)
 }

@@ -10,6 +10,7 @@ import VishwaWire
     @Test func pairsListsHostsAndRefusesAReusedCode() throws {
         let scratch = Scratch("pair")
         let host = try ShardHostProcess(in: scratch, name: "h1")
+        defer { withExtendedLifetime(host) {} }  // the daemon lives as long as the test
         let home = try makeVault(in: scratch)
         let code = try host.invite(quota: "1G")
 
@@ -45,6 +46,7 @@ import VishwaWire
     @Test func expiredAndMistypedCodesAreRefused() throws {
         let scratch = Scratch("expire")
         let host = try ShardHostProcess(in: scratch, name: "h1")
+        defer { withExtendedLifetime(host) {} }  // the daemon lives as long as the test
         let home = try makeVault(in: scratch)
         let code = try host.invite(valid: "1s")
         Thread.sleep(forTimeInterval: 2.1)
@@ -63,6 +65,7 @@ import VishwaWire
     @Test func anUnpairedKeyIsRefusedBeforeAnyRequest() async throws {
         let scratch = Scratch("unpaired")
         let host = try ShardHostProcess(in: scratch, name: "h1")
+        defer { withExtendedLifetime(host) {} }  // the daemon lives as long as the test
         let code = try PairingCode(parsing: try host.invite())
         let stranger = TestDevice()
         do {
@@ -87,6 +90,7 @@ import VishwaWire
     @Test func shardsRoundTripAndEveryOperationAnswers() async throws {
         let scratch = Scratch("ops")
         let host = try ShardHostProcess(in: scratch, name: "h1")
+        defer { withExtendedLifetime(host) {} }  // the daemon lives as long as the test
         let device = TestDevice()
         let (connection, _) = try await device.pair(try host.invite())
         defer { Task { await connection.close() } }
@@ -144,6 +148,7 @@ import VishwaWire
     @Test func aCorruptShardIsReportedAndNeverServed() async throws {
         let scratch = Scratch("rot")
         let host = try ShardHostProcess(in: scratch, name: "h1")
+        defer { withExtendedLifetime(host) {} }  // the daemon lives as long as the test
         let device = TestDevice()
         let (connection, _) = try await device.pair(try host.invite())
         defer { Task { await connection.close() } }
@@ -170,6 +175,7 @@ import VishwaWire
     @Test func putsPastTheQuotaAreRefused() async throws {
         let scratch = Scratch("quota")
         let host = try ShardHostProcess(in: scratch, name: "h1")
+        defer { withExtendedLifetime(host) {} }  // the daemon lives as long as the test
         let device = TestDevice()
         let (connection, _) = try await device.pair(try host.invite(quota: "1M"))
         defer { Task { await connection.close() } }
@@ -190,6 +196,7 @@ import VishwaWire
     @Test func aHostKilledMidPutKeepsEveryAcknowledgedShard() async throws {
         let scratch = Scratch("crash")
         let host = try ShardHostProcess(in: scratch, name: "h1")
+        defer { withExtendedLifetime(host) {} }  // the daemon lives as long as the test
         let device = TestDevice()
         let (connection, code) = try await device.pair(try host.invite())
         let acknowledged = AckLog()
@@ -236,6 +243,7 @@ import VishwaWire
     @Test func sigtermStopsCleanly() throws {
         let scratch = Scratch("term")
         let host = try ShardHostProcess(in: scratch, name: "h1")
+        defer { withExtendedLifetime(host) {} }  // the daemon lives as long as the test
         host.stop()
         #expect(host.process?.terminationStatus == 0)
         #expect(host.serveLog.contains("stopped"))

@@ -11,7 +11,7 @@ import VishwaWire
 /// 2. a device (initiator) that sent message 1 reads them as message 2, which must fail;
 /// 3. after a real handshake, the host's transport decrypts them, which must fail without
 ///    moving its nonce; and the device's transport seals them as plaintext, which must open on the
-///    host, and fail to open after one bit is flipped.
+///    host, and fail to open after one bit is flipped (also for plaintexts at the size limit).
 ///
 /// Keys are fixed so a crash input replays the same way. After any handshake error, the handshake
 /// must refuse every further step (`.handshakeFailed`).
@@ -22,6 +22,12 @@ public func fuzzHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     initiatorReadsMessage2(bytes)
     transportRejectsForgery(bytes)
     transportRoundTrips(bytes)
+    // Inputs stay far below 64 KiB (libFuzzer's default -max_len is 4096): an input starting with
+    // 0xFF also seals a plaintext around the 65519-byte limit, 8 bytes under to 7 over.
+    if let first = bytes.first, first == 0xFF, bytes.count >= 2 {
+        let length = NoiseTransport.maxPlaintextLength - 8 + Int(bytes[1] % 16)
+        transportRoundTrips((0..<length).map { bytes[$0 % bytes.count] })
+    }
     return 0
 }
 
@@ -106,7 +112,8 @@ private func transportRoundTrips(_ plaintext: [UInt8]) {
     do {
         message = try device.encrypt(plaintext)
     } catch {
-        Oracle.require(error == .messageTooLarge(length: plaintext.count + 16) && plaintext.count > 65519,
+        Oracle.require(error == .messageTooLarge(length: plaintext.count + 16)
+                       && plaintext.count > NoiseTransport.maxPlaintextLength,
                        "sealing \(plaintext.count) bytes: \(error)")
         Oracle.require(device.sentCount == sent, "a refused message moved the sending nonce")
         return

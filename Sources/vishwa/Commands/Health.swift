@@ -17,8 +17,18 @@ struct Verify: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @Flag(name: .long, help: "Only check the catalog's own consistency (exit 23 when it finds problems).")
+    var catalog = false
+
     func run() async throws {
         try await reportingErrorsAsync(verbose: options.home.verbose) {
+            if catalog {
+                let problems = try await withSession(options) { try $0.catalog.consistencyProblems() }
+                for problem in problems { print(problem) }
+                print(problems.isEmpty ? "catalog consistent" : "\(problems.count) catalog problems")
+                if !problems.isEmpty { throw Exit.catalogInconsistent }
+                return
+            }
             let report = try await withSession(options) { session -> [FileHealth] in
                 let nodes: [Int64]
                 if let file {
