@@ -72,7 +72,7 @@ let package = Package(
         // their job is to compare our layer with the raw primitives on the same buffers.
         .target(name: "VishwaBench",
                 dependencies: ["VishwaCore", "VishwaCodec", "VishwaCrypto", "VishwaErasure", "VishwaWire", "VishwaTransport",
-                               "CSodium", "CISAL",
+                               "VishwaVault", "VishwaCatalog", "VishwaClient", "CSodium", "CISAL",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")],

@@ -7,7 +7,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput on this machine.",
-        subcommands: [BenchCodec.self, BenchTransport.self])
+        subcommands: [BenchCodec.self, BenchTransport.self, BenchUpload.self, BenchDownload.self])
 }
 
 struct BenchCodec: ParsableCommand {
@@ -133,6 +133,63 @@ struct BenchTransport: AsyncParsableCommand {
         } catch {
             await session.close()
             throw error
+        }
+    }
+}
+
+struct BenchUpload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upload",
+        abstract: "Upload a random file (default 1 GiB) to 5 local vishwa-shard hosts: MB/s and peak RSS.")
+
+    @Option(name: .long, help: "File size, e.g. 1G.")
+    var size = "1G"
+
+    @Option(name: .long, help: "Local hosts to start.")
+    var hosts = 5
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    var measuresDownload: Bool { false }
+
+    func run() async throws {
+        try await runStoreBenchmark(size: size, hosts: hosts, json: json, download: false)
+    }
+}
+
+struct BenchDownload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download",
+        abstract: "Upload, then download and compare a random file (default 1 GiB) with 5 local hosts: MB/s and peak RSS of both.")
+
+    @Option(name: .long, help: "File size, e.g. 1G.")
+    var size = "1G"
+
+    @Option(name: .long, help: "Local hosts to start.")
+    var hosts = 5
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await runStoreBenchmark(size: size, hosts: hosts, json: json, download: true)
+    }
+}
+
+func runStoreBenchmark(size: String, hosts: Int, json: Bool, download: Bool) async throws {
+    try await reportingErrorsAsync {
+        guard let bytes = ByteCount(parsing: size), bytes.bytes > 0 else { throw InputError("cannot read size '\(size)'") }
+        guard hosts >= 2 else { throw InputError("--hosts must be at least 2") }
+        var bench = StoreBenchmark()
+        bench.size = bytes.bytes
+        bench.hosts = hosts
+        let r = try await bench.run(download: download)
+        if json { try printJSON(r); return }
+        print("store, \(ByteCount(r.size_bytes)) file, \(r.hosts) local hosts, 6+4")
+        print(String(format: "  upload    %7.1f MB/s, peak RSS %.0f MiB", r.upload_mbps, r.upload_peak_rss_mib ?? -1))
+        if let d = r.download_mbps {
+            print(String(format: "  download  %7.1f MB/s, peak RSS %.0f MiB", d, r.download_peak_rss_mib ?? -1))
         }
     }
 }
