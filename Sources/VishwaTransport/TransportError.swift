@@ -55,7 +55,8 @@ public struct HostAddress: Sendable, Hashable, Codable, CustomStringConvertible 
     public init?(parsing text: String, defaultPort: Int? = nil) {
         var host = Substring(text)
         var portText: Substring?
-        if host.hasPrefix("[") {
+        let bracketed = host.hasPrefix("[")
+        if bracketed {
             guard let close = host.firstIndex(of: "]") else { return nil }
             let rest = host[host.index(after: close)...]
             host = host[host.index(after: host.startIndex)..<close]
@@ -64,7 +65,9 @@ public struct HostAddress: Sendable, Hashable, Codable, CustomStringConvertible 
             portText = host[host.index(after: colon)...]
             host = host[..<colon]
         }
-        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else { return nil }
+        // Brackets only delimit an IPv6 literal, which is the only host that may contain ':'.
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" || $0 == "[" || $0 == "]" }),
+              bracketed || !host.contains(":") else { return nil }
         let port: Int
         if let portText {
             guard let p = Int(portText), (0...65535).contains(p) else { return nil }  // 0: any port, for listening

@@ -139,5 +139,9 @@ private func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
         #expect(HostAddress(parsing: ":80") == nil)
         #expect(HostAddress(parsing: "a b:80") == nil)
         #expect(HostAddress(parsing: "h:65536") == nil)
+        // Found by FuzzPairingCode: a bracket in the host made description() unparseable.
+        #expect(HostAddress(parsing: "]::0") == nil)
+        #expect(HostAddress(parsing: "a:b:1") == nil)
+        #expect(HostAddress(parsing: "[::1]:1").map { HostAddress(parsing: $0.description) } == HostAddress(parsing: "[::1]:1"))
     }
 }
