@@ -11,6 +11,9 @@ export PATH="/opt/swift/usr/bin:$PATH"
 log() { echo "test.sh: $*"; }
 
 bash scripts/bootstrap.sh
+# The interoperability tests drive our Noise transport with an independent implementation.
+python3 -m pip install --quiet --disable-pip-version-check noiseprotocol 2>/dev/null \
+    || log "could not install noiseprotocol from PyPI; the interop tests will say so"
 
 # Processes a test run starts are children of the test binary, which lives in this build folder;
 # anything of ours still running from an earlier, killed run is stopped first.

@@ -7,7 +7,10 @@ import VishwaTransport
 /// `PairingCode(parsing:)` and `HostAddress(parsing:)` (docs/wire.md §6), and raw through Base32.
 ///
 /// Besides "never traps": whatever is accepted must print as text that parses back to the same
-/// value, since `vishwa-shard invite` prints the code that `vishwa host add` parses.
+/// value, since `vishwa-shard invite` prints the code that `vishwa host add` parses. Bug B2
+/// (Fuzz/README.md, open): hosts with non-ASCII characters are split by grapheme cluster, so one
+/// that ends in a prepended mark swallows the ':' printed after it; known, so tolerated unless
+/// FUZZ_KNOWN_BUGS=crash. (B1, brackets in hosts, was fixed in cc1c182 and is checked strictly.)
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPairingCode(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
@@ -17,8 +20,8 @@ public func fuzzPairingCode(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
         let printed = code.description
         let roundTrips = (try? PairingCode(parsing: printed)) == code
         let message = "pairing code \(text.debugDescription) prints as \(printed.debugDescription), which does not parse back"
-        if hasBracket(code.address.host) {
-            Oracle.requireUnlessKnown("B1", roundTrips, message)
+        if !code.address.host.allSatisfy(\.isASCII) {
+            Oracle.requireUnlessKnown("B2", roundTrips, message)
         } else {
             Oracle.require(roundTrips, message)
         }
@@ -30,8 +33,8 @@ public func fuzzPairingCode(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
         let printed = address.description
         let roundTrips = HostAddress(parsing: printed) == address
         let message = "address \(text.debugDescription) prints as \(printed.debugDescription), which does not parse back"
-        if hasBracket(address.host) {
-            Oracle.requireUnlessKnown("B1", roundTrips, message)
+        if !address.host.allSatisfy(\.isASCII) {
+            Oracle.requireUnlessKnown("B2", roundTrips, message)
         } else {
             Oracle.require(roundTrips, message)
         }
@@ -44,10 +47,6 @@ public func fuzzPairingCode(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
     _ = try? Base32.decode(text)
     return 0
 }
-
-/// Bug B1 (Fuzz/README.md): `HostAddress(parsing:)` accepts a host containing '[' or ']', which its
-/// `description` cannot always print back.
-private func hasBracket(_ host: String) -> Bool { host.contains { $0 == "[" || $0 == "]" } }
 
 /// The program's main(): SwiftPM links `main` to `<Module>_main` (CLibFuzzer/shim.h).
 @_cdecl("FuzzPairingCode_main")
