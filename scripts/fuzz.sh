@@ -45,7 +45,7 @@ replay_known() {
     for input in "$ROOT/Fuzz/crashes/$target"/*; do
         [ -f "$input" ] || continue
         if FUZZ_KNOWN_BUGS=crash "$BIN/$target" -runs=1 "$input" >"$LOGS/$target.replay.log" 2>&1; then
-            log "$target: known crash $(basename "$input") no longer reproduces (fixed? update Fuzz/README.md)"
+            log "$target: known crash $(basename "$input") does not reproduce (fixed? see Fuzz/README.md)"
         else
             log "$target: known crash $(basename "$input") still reproduces: $(grep -m1 -o 'Fatal error: .*' "$LOGS/$target.replay.log" | cut -c1-160)"
         fi

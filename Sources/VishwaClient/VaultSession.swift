@@ -26,7 +26,8 @@ public final class VaultSession: Sendable {
         self.home = home
         self.vault = vault
         self.catalog = try Catalog(path: home.path + "/catalog.sqlite")
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One event loop per core: each host connection's Noise work runs on its loop.
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         self.threads = NIOThreadPool(numberOfThreads: max(2, System.coreCount))
         self.threads.start()
         self.logger = logger

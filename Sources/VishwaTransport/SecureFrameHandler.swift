@@ -283,6 +283,7 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         frame.encode(header: &header)
         do {
             try append(&header, transport: transport)
+            if var prefix = frame.bodyPrefix { try append(&prefix, transport: transport) }
             var body = frame.body
             try append(&body, transport: transport)
         } catch {
@@ -348,7 +349,7 @@ final class SecureFrameHandler: ChannelDuplexHandler {
 extension Frame {
     /// Writes the frame's 9-byte header (length, id, code) without its body.
     func encode(header buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt32(5 + body.readableBytes))
+        buffer.writeInteger(UInt32(5 + bodyLength))
         buffer.writeInteger(id)
         buffer.writeInteger(code)
     }

@@ -13,11 +13,26 @@ public struct Frame: Sendable, Equatable {
     public var id: UInt32
     public var code: UInt8
     public var body: ByteBuffer
+    /// Bytes sent before `body` as part of it, so a large payload (a shard) goes out without being
+    /// copied behind its small arguments first. Decoded frames never have one.
+    public var bodyPrefix: ByteBuffer?
 
-    public init(id: UInt32, code: UInt8, body: ByteBuffer) {
+    public init(id: UInt32, code: UInt8, body: ByteBuffer, bodyPrefix: ByteBuffer? = nil) {
         self.id = id
         self.code = code
         self.body = body
+        self.bodyPrefix = bodyPrefix
+    }
+
+    /// Length of the body on the wire, prefix included.
+    public var bodyLength: Int { (bodyPrefix?.readableBytes ?? 0) + body.readableBytes }
+
+    /// The body with its prefix joined (copies only when there is a prefix).
+    public var wholeBody: ByteBuffer {
+        guard var joined = bodyPrefix else { return body }
+        var rest = body
+        joined.writeBuffer(&rest)
+        return joined
     }
 
     /// Bytes before the body: length, id and code.
@@ -28,9 +43,10 @@ public struct Frame: Sendable, Equatable {
 
     /// Appends the frame to `buffer`.
     public func encode(into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt32(5 + body.readableBytes))
+        buffer.writeInteger(UInt32(5 + bodyLength))
         buffer.writeInteger(id)
         buffer.writeInteger(code)
+        if var prefix = bodyPrefix { buffer.writeBuffer(&prefix) }
         var body = body
         buffer.writeBuffer(&body)
     }

@@ -46,10 +46,10 @@ public enum Request: Sendable, Equatable {
         case .ping, .stat, .scrub, .backupList:
             body = allocator.buffer(capacity: 0)
         case .put(let shard, let data):
-            body = allocator.buffer(capacity: 16 + data.readableBytes)
-            body.writeShardID(shard)
-            var data = data
-            body.writeBuffer(&data)
+            // The shard goes out as the body itself; its id travels as the body's prefix.
+            var prefix = allocator.buffer(capacity: 16)
+            prefix.writeShardID(shard)
+            return Frame(id: id, code: operation.rawValue, body: data, bodyPrefix: prefix)
         case .get(let shard, let offset, let length):
             body = allocator.buffer(capacity: 32)
             body.writeShardID(shard)
@@ -79,7 +79,7 @@ public enum Request: Sendable, Equatable {
     /// exactly (trailing bytes included): the caller closes the connection.
     public init(frame: Frame) throws(WireError) {
         guard let operation = Operation(rawValue: frame.code) else { throw .unknownOperation(frame.code) }
-        var body = frame.body
+        var body = frame.wholeBody
         let name = operation.description
         func fail(_ reason: String) -> WireError { .malformedBody(operation: name, reason: reason) }
         switch operation {

@@ -26,7 +26,7 @@ public struct Response: Sendable, Equatable {
     public init(frame: Frame) throws(WireError) {
         guard let status = Status(rawValue: frame.code) else { throw .unknownStatus(frame.code) }
         self.status = status
-        self.body = frame.body
+        self.body = frame.wholeBody
     }
 
     /// The error message of a failed response.

@@ -25,8 +25,9 @@ public func fuzzHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     // Inputs stay far below 64 KiB (libFuzzer's default -max_len is 4096): an input starting with
     // 0xFF also seals a plaintext around the 65519-byte limit, 8 bytes under to 7 over.
     if let first = bytes.first, first == 0xFF, bytes.count >= 2 {
-        let length = NoiseTransport.maxPlaintextLength - 8 + Int(bytes[1] % 16)
-        transportRoundTrips((0..<length).map { bytes[$0 % bytes.count] })
+        var large = [UInt8](repeating: 0xA5, count: NoiseTransport.maxPlaintextLength - 8 + Int(bytes[1] % 16))
+        large.replaceSubrange(0..<min(bytes.count, large.count), with: bytes.prefix(large.count))
+        transportRoundTrips(large)
     }
     return 0
 }
@@ -122,7 +123,7 @@ private func transportRoundTrips(_ plaintext: [UInt8]) {
 
     // One flipped bit, chosen by the input, anywhere in ciphertext or tag.
     var tampered = message
-    let bit = plaintext.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFFF } % (tampered.count * 8)
+    let bit = plaintext.prefix(64).reduce(plaintext.count) { ($0 &* 31 &+ Int($1)) & 0xFFFFF } % (tampered.count * 8)
     tampered[bit / 8] ^= UInt8(1 << (bit % 8))
     Oracle.require((try? host.decrypt(tampered)) == nil, "a message with bit \(bit) flipped opened")
 
