@@ -20,12 +20,12 @@ import Testing
         // Peak growth is measured from the kernel's resident-set high-water mark; it is absent only
         // where /proc/self/clear_refs is not writable.
         if let encodeAlloc = object["encode_peak_alloc_bytes"] as? Int {
-            // The shards, plus at most a few pages of bookkeeping: no second copy of the chunk.
-            #expect(encodeAlloc <= shards + (256 << 10), "encode grew the heap by \(encodeAlloc) bytes")
+            // The shards, plus under 1 MiB of bookkeeping: a second copy of the 4 MiB chunk would show.
+            #expect(encodeAlloc <= shards + (1 << 20), "encode grew the heap by \(encodeAlloc) bytes")
         }
         if let decodeAlloc = object["decode_degraded_peak_alloc_bytes"] as? Int {
             // The output chunk plus the m parity pieces it decrypts.
-            #expect(decodeAlloc <= chunk + 4 * ((chunk + 5) / 6) + (256 << 10), "decode grew by \(decodeAlloc)")
+            #expect(decodeAlloc <= chunk + 4 * ((chunk + 5) / 6) + (1 << 20), "decode grew by \(decodeAlloc)")
         }
     }
 }
