@@ -53,6 +53,9 @@ public struct HostAddress: Sendable, Hashable, Codable, CustomStringConvertible 
 
     /// Parses `HOST:PORT`; nil when the port is missing or out of range.
     public init?(parsing text: String, defaultPort: Int? = nil) {
+        // Host names and address literals are ASCII (international names travel as punycode);
+        // anything else could merge with the ':' into one grapheme and not print back.
+        guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
         var host = Substring(text)
         var portText: Substring?
         let bracketed = host.hasPrefix("[")
