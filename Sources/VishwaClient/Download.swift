@@ -15,7 +15,7 @@ import Glibc
 /// extra as a hedge, and more whenever a shard is missing, slow or fails authentication.
 public struct Reader: Sendable {
     public let session: VaultSession
-    public var window = 4
+    public var window = 8
 
     public init(session: VaultSession) { self.session = session }
 

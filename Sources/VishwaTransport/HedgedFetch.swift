@@ -16,20 +16,26 @@ public struct ShardLocation: Sendable, Hashable {
 }
 
 extension HostPool {
-    /// Fetches `need` acceptable shards from `candidates` (tried in order), keeping `need + extra`
-    /// requests in flight: the first `need` that arrive and pass `accept` win, the rest are
-    /// cancelled. A shard that is missing, slow past `timeout`, or fails `accept` (e.g. its
-    /// authentication tag) is replaced by the next candidate.
+    /// Fetches `need` acceptable shards from `candidates` (tried in order): `need` requests go out
+    /// at once; if they have not all succeeded after `hedgeAfter`, `extra` more are sent (a hedged
+    /// request: a slow host costs one delay, not a timeout), and the first `need` good answers win,
+    /// the rest are cancelled. A shard that is missing, times out, or fails `accept` (e.g. its
+    /// header) is replaced by the next candidate at once.
     ///
-    /// Returns what it got — fewer than `need` when the candidates ran out — with the failures seen.
+    /// Returns what it got — fewer than `need` when the candidates ran out — and the failures seen.
     public nonisolated func hedgedFetch(
-        _ candidates: [ShardLocation], need: Int, extra: Int = 1, timeout: TimeAmount = .seconds(30),
-        accept: @escaping @Sendable (ShardLocation, ByteBuffer) -> Bool
+        _ candidates: [ShardLocation], need: Int, extra: Int = 1, hedgeAfter: Duration = .milliseconds(100),
+        timeout: TimeAmount = .seconds(30), accept: @escaping @Sendable (ShardLocation, ByteBuffer) -> Bool
     ) async -> (shards: [(ShardLocation, ByteBuffer)], failures: [(ShardLocation, String)]) {
         var won: [(ShardLocation, ByteBuffer)] = []
         var failures: [(ShardLocation, String)] = []
         guard need > 0 else { return (won, failures) }
-        await withTaskGroup(of: (ShardLocation, Result<ByteBuffer, TransportError>).self) { group in
+
+        enum Event: Sendable {
+            case answer(ShardLocation, Result<ByteBuffer, TransportError>)
+            case hedge
+        }
+        await withTaskGroup(of: Event.self) { group in
             var next = 0
             func launch() {
                 guard next < candidates.count else { return }
@@ -39,25 +45,33 @@ extension HostPool {
                     do throws(TransportError) {
                         let body = try await self.send(.get(id: location.id, offset: 0, length: nil), to: location.host,
                                                        timeout: timeout)
-                        return (location, .success(body))
+                        return .answer(location, .success(body))
                     } catch {
-                        return (location, .failure(error))
+                        return .answer(location, .failure(error))
                     }
                 }
             }
-            for _ in 0..<min(need + extra, candidates.count) { launch() }
-            while let (location, result) = await group.next() {
-                switch result {
-                case .success(let body) where accept(location, body):
+            for _ in 0..<min(need, candidates.count) { launch() }
+            if extra > 0 && next < candidates.count {
+                group.addTask {
+                    try? await Task.sleep(for: hedgeAfter)
+                    return .hedge
+                }
+            }
+            while let event = await group.next() {
+                switch event {
+                case .hedge:
+                    if won.count < need { for _ in 0..<extra { launch() } }
+                case .answer(let location, .success(let body)) where accept(location, body):
                     won.append((location, body))
                     if won.count == need {
                         group.cancelAll()
                         return
                     }
-                case .success:
-                    failures.append((location, "failed authentication"))
+                case .answer(let location, .success):
+                    failures.append((location, "failed its header check"))
                     launch()
-                case .failure(let error):
+                case .answer(let location, .failure(let error)):
                     failures.append((location, error.description))
                     launch()
                 }
