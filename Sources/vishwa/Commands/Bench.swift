@@ -137,11 +137,7 @@ struct BenchTransport: AsyncParsableCommand {
     }
 }
 
-struct BenchUpload: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "upload",
-        abstract: "Upload a random file (default 1 GiB) to 5 local vishwa-shard hosts: MB/s and peak RSS.")
-
+struct StoreBenchOptions: ParsableArguments {
     @Option(name: .long, help: "File size, e.g. 1G.")
     var size = "1G"
 
@@ -150,11 +146,17 @@ struct BenchUpload: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false
+}
 
-    var measuresDownload: Bool { false }
+struct BenchUpload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upload",
+        abstract: "Upload a random file (default 1 GiB) to 5 local vishwa-shard hosts: MB/s and peak RSS.")
+
+    @OptionGroup var options: StoreBenchOptions
 
     func run() async throws {
-        try await runStoreBenchmark(size: size, hosts: hosts, json: json, download: false)
+        try await runStoreBenchmark(size: options.size, hosts: options.hosts, json: options.json, download: false)
     }
 }
 
@@ -163,17 +165,10 @@ struct BenchDownload: AsyncParsableCommand {
         commandName: "download",
         abstract: "Upload, then download and compare a random file (default 1 GiB) with 5 local hosts: MB/s and peak RSS of both.")
 
-    @Option(name: .long, help: "File size, e.g. 1G.")
-    var size = "1G"
-
-    @Option(name: .long, help: "Local hosts to start.")
-    var hosts = 5
-
-    @Flag(name: .long, help: "Print JSON.")
-    var json = false
+    @OptionGroup var options: StoreBenchOptions
 
     func run() async throws {
-        try await runStoreBenchmark(size: size, hosts: hosts, json: json, download: true)
+        try await runStoreBenchmark(size: options.size, hosts: options.hosts, json: options.json, download: true)
     }
 }
 
