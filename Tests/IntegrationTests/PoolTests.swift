@@ -91,6 +91,8 @@ import VishwaWire
         // A stopped (SIGSTOP) host accepts nothing and answers nothing.
         kill(fleet.hosts[0].pid, SIGSTOP)
         defer { kill(fleet.hosts[0].pid, SIGCONT) }
+        // Signal delivery is asynchronous: wait until the kernel reports every thread stopped.
+        #expect(waitUntilStopped(fleet.hosts[0].pid), "the host did not stop")
         let start = ContinuousClock.now
         do {
             _ = try await fleet.pool.send(.ping, to: endpoint, timeout: .milliseconds(500))
@@ -105,4 +107,17 @@ import VishwaWire
         kill(fleet.hosts[0].pid, SIGCONT)
         await fleet.pool.closeAll()
     }
+}
+
+/// Whether every thread of `pid` reaches the stopped state (T) within two seconds.
+func waitUntilStopped(_ pid: Int32) -> Bool {
+    let deadline = Date().addingTimeInterval(2)
+    while Date() < deadline {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        let states = tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/stat", encoding: .utf8) }
+            .compactMap { $0.split(separator: ")").last?.split(separator: " ").first }
+        if !states.isEmpty && states.allSatisfy({ $0 == "T" || $0 == "t" }) { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return false
 }
