@@ -204,19 +204,18 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             return false
         }
         if plain.readableBytes == 0 { plain.clear() }
-        let start = plain.writerIndex
-        var message = message
-        plain.writeBuffer(&message)
-        let offset = start - plain.readerIndex
+        // Decrypt straight from the received bytes into the plaintext stream: no intermediate copy.
+        let plaintextLength = length - NoiseTransport.tagLength
         do {
-            _ = try plain.withUnsafeMutableReadableBytes { (bytes) throws(NoiseError) in
-                try transport.decryptInPlace(UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + length]))
+            _ = try plain.writeWithUnsafeMutableBytes(minimumWritableBytes: max(plaintextLength, 1)) { output in
+                try message.withUnsafeReadableBytes { bytes in
+                    try transport.decrypt(bytes, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<plaintextLength]))
+                }
             }
         } catch {
             fail(context: context, "transport message rejected: \(error)")
             return false
         }
-        plain.moveWriterIndex(to: start + length - NoiseTransport.tagLength)
         return true
     }
 

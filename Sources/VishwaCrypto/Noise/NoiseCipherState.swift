@@ -43,6 +43,17 @@ final class NoiseCipherState {
         nonce += 1
     }
 
+    /// DecryptWithAd into separate memory; on failure n is unchanged and `output` is unspecified.
+    func decrypt(ad: UnsafeRawBufferPointer, ciphertext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                 tag: UnsafeRawBufferPointer) throws(NoiseError) {
+        precondition(hasKey, "DecryptWithAd without a key is the identity; callers handle it")
+        guard nonce < NoiseSuite.maxNonce else { throw .nonceExhausted }
+        guard NoiseSuite.decrypt(key: key.readOnly, nonce: nonce, ad: ad, ciphertext: ciphertext, into: output, tag: tag) else {
+            throw .authenticationFailed
+        }
+        nonce += 1
+    }
+
     /// Rekey(): k = REKEY(k), the first 32 bytes of ENCRYPT(k, 2^64-1, zerolen, 32 zero bytes)
     /// (spec §4.2 and §5.1). The nonce is unchanged.
     func rekey() {

@@ -68,6 +68,19 @@ enum NoiseSuite {
         }
     }
 
+    /// DECRYPT into separate memory: checks `tag` over `ciphertext`, then writes the plaintext to
+    /// `output` (at least `ciphertext.count` bytes). Returns false on an authentication failure.
+    static func decrypt(key: UnsafeRawBufferPointer, nonce: UInt64, ad: UnsafeRawBufferPointer,
+                        ciphertext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                        tag: UnsafeRawBufferPointer) -> Bool {
+        precondition(key.count == keyLength && tag.count == tagLength && output.count >= ciphertext.count)
+        return withNonce(nonce) { npub in
+            crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+                output.mutableBytePointer, nil, ciphertext.bytePointer, UInt64(ciphertext.count),
+                tag.bytePointer, ad.bytePointer, UInt64(ad.count), npub, key.bytePointer) == 0
+        }
+    }
+
     /// Spec §12.3: "96-bit nonce is formed by encoding 32 bits of zeros followed by little-endian
     /// encoding of n". Lives on the stack for the duration of `body`.
     private static func withNonce<R>(_ n: UInt64, _ body: (UnsafePointer<UInt8>) -> R) -> R {

@@ -62,6 +62,23 @@ public final class NoiseTransport {
         return text.count
     }
 
+    /// Decrypts a transport message into `output` (at least `message.count - 16` bytes), leaving the
+    /// message untouched; returns the plaintext length. Throws as `decryptInPlace`. No allocation.
+    @discardableResult
+    public func decrypt(_ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
+        guard message.count <= Self.maxMessageLength else { throw .messageTooLarge(length: message.count) }
+        guard message.count >= Self.tagLength else {
+            throw .messageTooShort(length: message.count, minimum: Self.tagLength)
+        }
+        let end = message.count - Self.tagLength
+        precondition(output.count >= end)
+        try receiving.decrypt(ad: UnsafeRawBufferPointer(start: nil, count: 0),
+                              ciphertext: UnsafeRawBufferPointer(rebasing: message[0..<end]),
+                              into: UnsafeMutableRawBufferPointer(rebasing: output[0..<end]),
+                              tag: UnsafeRawBufferPointer(rebasing: message[end...]))
+        return end
+    }
+
     /// Encrypts `plaintext` (at most 65519 bytes) into a new transport message. Throws as `encryptInPlace`.
     public func encrypt(_ plaintext: [UInt8]) throws(NoiseError) -> [UInt8] {
         var message = plaintext
