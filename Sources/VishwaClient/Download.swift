@@ -91,7 +91,10 @@ public struct Reader: Sendable {
                     next += 1
                     group.addTask {
                         let plain = try await self.chunk(chunk, of: file, key: key, hosts: hosts)
-                        try await session.blocking { try output.write(plain, at: chunk.position * file.chunkSize) }
+                        try await session.blocking {
+                            try output.write(plain, at: chunk.position * file.chunkSize)
+                            output.startWriteback(at: chunk.position * file.chunkSize, count: plain.count)
+                        }
                         return chunk.length
                     }
                 }
