@@ -90,3 +90,30 @@ extension Catalog {
         return [UInt8](data)
     }
 }
+
+/// A shard waiting in the garbage queue.
+public struct GarbageShard: Sendable, Hashable {
+    public let shardID: [UInt8]
+    public let hostID: Int64
+}
+
+extension Catalog {
+    /// Shards queued at least `minAge` seconds ago, at most `limit`.
+    public func garbage(olderThan minAge: Int64, limit: Int = 100_000) throws(CatalogError) -> [GarbageShard] {
+        let cutoff = Self.now() - minAge * 1_000_000_000
+        return try read { db in
+            try Row.fetchAll(db, sql: "SELECT shardID, host FROM garbage WHERE queuedAt <= ? LIMIT ?", arguments: [cutoff, limit])
+                .map { GarbageShard(shardID: [UInt8]($0["shardID"] as Data), hostID: $0["host"]) }
+        }
+    }
+
+    /// Forgets shards their hosts have deleted (or no longer hold).
+    public func forgetGarbage(_ shards: [GarbageShard]) throws(CatalogError) {
+        try write { db in
+            for shard in shards {
+                try db.execute(sql: "DELETE FROM garbage WHERE shardID = ? AND host = ?",
+                               arguments: [Data(shard.shardID), shard.hostID])
+            }
+        }
+    }
+}
