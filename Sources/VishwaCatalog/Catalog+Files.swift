@@ -393,3 +393,30 @@ extension Catalog {
         }
     }
 }
+
+extension Catalog {
+    /// Points shard slots of a chunk at new copies (after a repair) in one transaction; the copies
+    /// they replace go to the garbage queue. Clears the file's degraded flag when every chunk of
+    /// its current version is whole again.
+    public func replaceShards(chunk: Int64, with shards: [ShardRecord]) throws(CatalogError) {
+        try write { db in
+            let now = Self.now()
+            for shard in shards {
+                if let old = try Row.fetchOne(db, sql: "SELECT shardID, host FROM shard WHERE chunk = ? AND idx = ?",
+                                              arguments: [chunk, shard.index]) {
+                    try db.execute(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) VALUES (?, ?, ?)",
+                                   arguments: [old["shardID"] as Data, old["host"] as Int64, now])
+                }
+                try db.execute(sql: """
+                    INSERT INTO shard (chunk, idx, shardID, host, state) VALUES (?, ?, ?, ?, 'stored')
+                    ON CONFLICT(chunk, idx) DO UPDATE SET shardID = excluded.shardID, host = excluded.host, state = 'stored'
+                    """, arguments: [chunk, shard.index, Data(shard.shardID), shard.hostID])
+            }
+            try db.execute(sql: """
+                UPDATE node SET degraded = 0 WHERE degraded = 1 AND currentVersion IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM version_chunk vc JOIN chunk c ON c.id = vc.chunk
+                    WHERE vc.version = node.currentVersion AND (SELECT COUNT(*) FROM shard s WHERE s.chunk = c.id) < c.k + c.m)
+                """)
+        }
+    }
+}

@@ -128,3 +128,14 @@ public struct ShardCodec: Sendable {
         shard.withUnsafeBytes { ShardHeader(parsing: $0)?.index }
     }
 }
+
+extension ShardCodec {
+    /// Authenticates one shard against the chunk it should belong to, without decoding the chunk.
+    /// Returns its index, or why it was rejected. For fsck --deep; decrypts into scratch memory.
+    public func verify(_ shard: some ShardBytes, context: ShardContext, key: SecretBytes) -> Result<Int, ShardRejection.Reason> {
+        let piece = parameters.pieceLength(forChunkLength: context.chunkLength)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(piece, 1), alignment: 64)
+        defer { scratch.deallocate() }
+        return shard.withUnsafeBytes { open($0, into: scratch, context: context, key: key) }
+    }
+}

@@ -34,4 +34,9 @@ enum Exit {
     static let degraded = ExitCode(22)
     /// The catalog breaks its own rules (see 'vishwa verify --catalog').
     static let catalogInconsistent = ExitCode(23)
+
+    // `vishwa fsck` alone uses fsck(8)'s codes, which operators' scripts already know.
+    static let fsckCorrected = ExitCode(1)
+    static let fsckUncorrected = ExitCode(4)
+    static let fsckOperationalError = ExitCode(8)
 }

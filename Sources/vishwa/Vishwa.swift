@@ -9,5 +9,5 @@ struct Vishwa: AsyncParsableCommand {
             Every file is cut into chunks; each chunk becomes k data + m parity shards (default 6+4), \
             each shard encrypted on this machine before it leaves. Any k shards rebuild a chunk.
             """,
-        subcommands: [Init.self, Id.self, VerifyKey.self, Host.self, Devices.self, Upload.self, Download.self, List.self, Remove.self, SyncFolder.self, Verify.self, StatusCommand.self, GC.self, Log.self, Backup.self, Recover.self, Bench.self])
+        subcommands: [Init.self, Id.self, VerifyKey.self, Host.self, Devices.self, Upload.self, Download.self, List.self, Remove.self, SyncFolder.self, Verify.self, StatusCommand.self, FsckCommand.self, GC.self, Log.self, Backup.self, Recover.self, Bench.self])
 }

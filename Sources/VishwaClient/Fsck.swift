@@ -1,0 +1,151 @@
+import NIOCore
+import VishwaCatalog
+import VishwaCodec
+import VishwaCore
+import VishwaCrypto
+import VishwaTransport
+import VishwaWire
+
+/// `vishwa fsck`: checks the catalog, then every chunk's shards on their hosts (HAS, or with
+/// `deep` a GET and an authentication of every shard), and with `repair` rebuilds the missing or
+/// corrupt ones from any k good shards and places them within the per-host cap (DESIGN §10).
+public enum Fsck {
+    public struct Report: Sendable, Codable {
+        public var catalogProblems: [String] = []
+        public var files: [FileHealth] = []
+        public var missingShards = 0
+        public var corruptShards = 0
+        public var repairedShards = 0
+        public var unrepairable: [String] = []
+        /// With `deep`: what each host's own CRC scrub found ("address: checked, bad").
+        public var scrubs: [String] = []
+
+        public var healthy: Int { files.filter { $0.state == "healthy" }.count }
+        public var degraded: Int { files.filter { $0.state == "degraded" }.count }
+        public var lost: Int { files.filter { $0.state == "lost" }.count }
+    }
+
+    public static func run(_ session: VaultSession, nodes: [Int64], deep: Bool, repair: Bool) async throws -> Report {
+        var report = Report()
+        report.catalogProblems = try session.catalog.consistencyProblems()
+        let hosts = Dictionary(uniqueKeysWithValues: try session.endpoints().map { ($0.record.id!, $0.endpoint) })
+        if deep {
+            for endpoint in hosts.values.sorted(by: { $0.description < $1.description }) {
+                do {
+                    let scrub = try ScrubReply(decoding: try await session.pool.send(.scrub, to: endpoint, timeout: .seconds(3600)))
+                    report.scrubs.append("\(endpoint): \(scrub.checked) shards checked, \(scrub.bad.count) failed their CRC")
+                } catch {
+                    report.scrubs.append("\(endpoint): scrub failed: \(error)")
+                }
+            }
+        }
+        for node in nodes {
+            let file = try session.catalog.file(node: node)
+            guard !file.chunks.isEmpty else { continue }
+            let key = try FileKeys.unwrap(file.wrappedKey, fileID: file.fileID, vault: session.vault)
+            for chunk in file.chunks {
+                let bad = try await badShards(chunk, of: file, key: key, hosts: hosts, deep: deep, session: session)
+                report.missingShards += bad.filter { !$0.corrupt }.count
+                report.corruptShards += bad.filter(\.corrupt).count
+                guard repair, !bad.isEmpty else { continue }
+                do {
+                    report.repairedShards += try await rebuild(chunk, of: file, key: key, bad: bad.map(\.index), hosts: hosts,
+                                                               session: session)
+                } catch {
+                    report.unrepairable.append("\(file.path) chunk \(chunk.position): \(error)")
+                }
+            }
+        }
+        report.files = try await session.health(of: nodes)
+        if report.repairedShards > 0 {
+            try session.catalog.log("fsck", "repaired \(report.repairedShards) shards")
+        }
+        return report
+    }
+
+    struct BadShard {
+        let index: Int
+        let corrupt: Bool
+    }
+
+    /// Shards of `chunk` that are missing (not held, host unreachable) or, when `deep`, fail authentication.
+    static func badShards(_ chunk: ChunkRecord, of file: FileRecord, key: SecretBytes, hosts: [Int64: HostEndpoint],
+                          deep: Bool, session: VaultSession) async throws -> [BadShard] {
+        let codec = ShardCodec(parameters: try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1)))
+        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
+                                   version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
+        let recorded = Set(chunk.shards.map(\.index))
+        var bad = (0..<(chunk.k + chunk.m)).filter { !recorded.contains($0) }.map { BadShard(index: $0, corrupt: false) }
+        let results = await withTaskGroup(of: BadShard?.self) { group in
+            for shard in chunk.shards {
+                group.addTask {
+                    guard let host = hosts[shard.hostID] else { return BadShard(index: shard.index, corrupt: false) }
+                    let id = WireShardID(bytes: shard.shardID)!
+                    do throws(TransportError) {
+                        if !deep {
+                            let body = try await session.pool.send(.has(ids: [id]), to: host)
+                            let sizes = try? HasReply.decode(body, expected: 1)
+                            return sizes?.first.flatMap { $0 } == nil ? BadShard(index: shard.index, corrupt: false) : nil
+                        }
+                        let body = try await session.pool.send(.get(id: id, offset: 0, length: nil), to: host)
+                        switch codec.verify(body, context: context, key: key) {
+                        case .success(let index) where index == shard.index: return nil
+                        default: return BadShard(index: shard.index, corrupt: true)
+                        }
+                    } catch {
+                        return BadShard(index: shard.index, corrupt: error.status == .corrupt)
+                    }
+                }
+            }
+            var found: [BadShard] = []
+            for await result in group { if let result { found.append(result) } }
+            return found
+        }
+        bad += results
+        return bad.sorted { $0.index < $1.index }
+    }
+
+    /// Decodes the chunk from good shards, encodes it again (fresh nonces; the same plaintext
+    /// pieces, so any index is valid), and stores the shards at `bad` on hosts within the cap.
+    static func rebuild(_ chunk: ChunkRecord, of file: FileRecord, key: SecretBytes, bad: [Int],
+                        hosts: [Int64: HostEndpoint], session: VaultSession) async throws -> Int {
+        let plain = try await Reader(session: session).chunk(chunk, of: file, key: key, hosts: hosts)
+        let parameters = try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1))
+        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
+                                   version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
+        let encoded = try await session.blocking { try ShardCodec(parameters: parameters).encode(plain, context: context, key: key) }
+
+        let statuses = try await session.hostStatuses()
+        let live = zip(try session.endpoints(), statuses).map {
+            PlacementHost(id: $0.0.record.id!, freeBytes: $0.1.free_bytes ?? 0, online: $0.1.online)
+        }
+        let badSet = Set(bad)
+        var current = [Int64?](repeating: nil, count: chunk.k + chunk.m)
+        for shard in chunk.shards where !badSet.contains(shard.index) { current[shard.index] = shard.hostID }
+        var excluded = Set<Int64>()
+        var stored: [ShardRecord] = []
+        for _ in 0..<3 {
+            let assignment = Placer.fill(k: chunk.k, m: chunk.m, shardBytes: encoded.shardLength, current: current,
+                                         excluded: excluded, hosts: live)
+            let todo = bad.filter { current[$0] == nil && assignment[$0] != nil }
+            if todo.isEmpty { break }
+            for index in todo {
+                let hostID = assignment[index]!
+                guard let endpoint = hosts[hostID] else { continue }
+                let id = WireShardID(bytes: Random.bytes(16))!
+                do {
+                    _ = try await session.pool.send(.put(id: id, data: ByteBuffer(bytes: encoded.shard(index))), to: endpoint)
+                    current[index] = hostID
+                    stored.append(ShardRecord(index: index, shardID: id.bytes, hostID: hostID))
+                } catch {
+                    excluded.insert(hostID)
+                }
+            }
+        }
+        if !stored.isEmpty { try session.catalog.replaceShards(chunk: chunk.id!, with: stored) }
+        guard stored.count == bad.count else {
+            throw ClientError.tooFewHosts("rebuilt \(stored.count) of \(bad.count) shards: no host with room within the cap for the rest")
+        }
+        return stored.count
+    }
+}

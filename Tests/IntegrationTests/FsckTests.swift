@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+@Suite(.serialized, .timeLimit(.minutes(5))) struct FsckTests {
+    /// Delete and corrupt shard files on hosts: fsck finds them (--deep finds the corrupt one too),
+    /// --repair rebuilds them, and a second fsck is clean. Exit codes as fsck(8).
+    @Test func fsckFindsAndRepairsDeletedAndCorruptShards() throws {
+        let scratch = Scratch("fsck")
+        let home = try makeVault(in: scratch)
+        var hosts: [ShardHostProcess] = []
+        for i in 0..<5 {
+            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
+            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
+            hosts.append(host)
+        }
+        let local = scratch.path + "/f"
+        let data = Data((0..<((4 << 20) + 999)).map { UInt8(truncatingIfNeeded: $0 &* 17) })
+        try data.write(to: URL(fileURLWithPath: local))
+        #expect(try run("vishwa", ["upload", local, "--home", home]).status == 0)
+        #expect(try run("vishwa", ["fsck", "--deep", "--home", home]).status == 0)
+
+        let shardFiles = hosts.flatMap { host in files(under: host.dir + "/store/vaults").map { host.dir + "/store/vaults/" + $0 } }
+        #expect(shardFiles.count == 20)
+        try FileManager.default.removeItem(atPath: shardFiles[0])
+        try FileManager.default.removeItem(atPath: shardFiles[7])
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: shardFiles[13]))
+        bytes[bytes.count - 5] ^= 0x10
+        try bytes.write(to: URL(fileURLWithPath: shardFiles[13]))
+
+        let shallow = try run("vishwa", ["fsck", "--home", home, "--json"])
+        #expect(shallow.status == 4, "\(shallow.stdout) \(shallow.stderr)")
+        #expect(shallow.stdout.contains("\"missingShards\":2"))
+
+        let deep = try run("vishwa", ["fsck", "--deep", "--home", home, "--json"])
+        #expect(deep.status == 4)
+        #expect(deep.stdout.contains("\"missingShards\":2"))
+        #expect(deep.stdout.contains("\"corruptShards\":1"))
+
+        let repaired = try run("vishwa", ["fsck", "--deep", "--repair", "--home", home])
+        #expect(repaired.status == 1, "\(repaired.stdout) \(repaired.stderr)")
+        #expect(repaired.stdout.contains("3 rebuilt"))
+
+        let again = try run("vishwa", ["fsck", "--deep", "--home", home])
+        #expect(again.status == 0, "\(again.stdout)")
+        #expect(try run("vishwa", ["verify", "--home", home]).status == 0)
+
+        // The rotted copy is now garbage: gc removes it, and the file still reads bit-exact.
+        #expect(try run("vishwa", ["gc", "--min-age", "0", "--home", home]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: shardFiles[13]))
+        let out = scratch.path + "/out"
+        #expect(try run("vishwa", ["download", "/f", out, "--home", home]).status == 0)
+        #expect(FileManager.default.contents(atPath: out) == data)
+    }
+}
