@@ -101,3 +101,20 @@ extension Catalog {
 }
 
 import Foundation
+
+extension Catalog {
+    /// The files whose current versions keep shards on `hostID`.
+    public func filesWithShards(onHost hostID: Int64) throws(CatalogError) -> [Int64] {
+        try read { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT DISTINCT n.id FROM node n JOIN version_chunk vc ON vc.version = n.currentVersion
+                JOIN shard s ON s.chunk = vc.chunk WHERE s.host = ?
+                """, arguments: [hostID])
+        }
+    }
+
+    /// Sets a host's state: `active`, `draining` or `removed` (removed hosts are no longer listed or used).
+    public func setHostState(_ hostID: Int64, _ state: String) throws(CatalogError) {
+        try write { db in try db.execute(sql: "UPDATE host SET state = ? WHERE id = ?", arguments: [state, hostID]) }
+    }
+}

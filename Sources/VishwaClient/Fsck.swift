@@ -108,7 +108,7 @@ public enum Fsck {
     /// Decodes the chunk from good shards, encodes it again (fresh nonces; the same plaintext
     /// pieces, so any index is valid), and stores the shards at `bad` on hosts within the cap.
     static func rebuild(_ chunk: ChunkRecord, of file: FileRecord, key: SecretBytes, bad: [Int],
-                        hosts: [Int64: HostEndpoint], session: VaultSession) async throws -> Int {
+                        hosts: [Int64: HostEndpoint], session: VaultSession, avoiding: Set<Int64> = []) async throws -> Int {
         let plain = try await Reader(session: session).chunk(chunk, of: file, key: key, hosts: hosts)
         let parameters = try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1))
         let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
@@ -122,7 +122,7 @@ public enum Fsck {
         let badSet = Set(bad)
         var current = [Int64?](repeating: nil, count: chunk.k + chunk.m)
         for shard in chunk.shards where !badSet.contains(shard.index) { current[shard.index] = shard.hostID }
-        var excluded = Set<Int64>()
+        var excluded = avoiding
         var stored: [ShardRecord] = []
         for _ in 0..<3 {
             let assignment = Placer.fill(k: chunk.k, m: chunk.m, shardBytes: encoded.shardLength, current: current,
@@ -147,5 +147,45 @@ public enum Fsck {
             throw ClientError.tooFewHosts("rebuilt \(stored.count) of \(bad.count) shards: no host with room within the cap for the rest")
         }
         return stored.count
+    }
+}
+
+/// `vishwa host remove`: moves every shard a host holds to the other hosts (rebuilt from any k
+/// shards, so the host may already be gone), then forgets the host. Its copies go to the garbage
+/// queue and are deleted from it when it is reachable.
+public enum HostRemoval {
+    public struct Report: Sendable, Codable {
+        public var files: Int
+        public var shardsMoved: Int
+        public var failures: [String]
+    }
+
+    public static func remove(_ hostID: Int64, session: VaultSession) async throws -> Report {
+        try session.catalog.setHostState(hostID, "draining")
+        let hosts = Dictionary(uniqueKeysWithValues: try session.endpoints().map { ($0.record.id!, $0.endpoint) })
+        var report = Report(files: 0, shardsMoved: 0, failures: [])
+        for node in try session.catalog.filesWithShards(onHost: hostID) {
+            let file = try session.catalog.file(node: node)
+            let key = try FileKeys.unwrap(file.wrappedKey, fileID: file.fileID, vault: session.vault)
+            report.files += 1
+            for chunk in file.chunks {
+                let leaving = chunk.shards.filter { $0.hostID == hostID }.map(\.index)
+                guard !leaving.isEmpty else { continue }
+                do {
+                    report.shardsMoved += try await Fsck.rebuild(chunk, of: file, key: key, bad: leaving, hosts: hosts,
+                                                                 session: session, avoiding: [hostID])
+                } catch {
+                    report.failures.append("\(file.path) chunk \(chunk.position): \(error)")
+                }
+            }
+        }
+        if report.failures.isEmpty {
+            _ = try? await GarbageCollector.run(session, minAge: 0)
+            try session.catalog.setHostState(hostID, "removed")
+            try session.catalog.log("host", "removed host \(hostID): \(report.shardsMoved) shards moved")
+        } else {
+            try session.catalog.setHostState(hostID, "active")
+        }
+        return report
     }
 }

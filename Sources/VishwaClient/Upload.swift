@@ -116,7 +116,8 @@ public struct Uploader: Sendable {
         let endpoints = try session.endpoints()
         guard !endpoints.isEmpty else { throw ClientError.noHosts }
         return zip(endpoints, statuses).map { entry, status in
-            LiveHost(id: entry.record.id!, endpoint: entry.endpoint, online: status.online,
+            // A host being drained takes no new shards.
+            LiveHost(id: entry.record.id!, endpoint: entry.endpoint, online: status.online && entry.record.state == "active",
                      freeBytes: min(status.free_bytes ?? 0, status.quota_bytes.map { $0 - (status.used_bytes ?? 0) } ?? Int.max))
         }
     }

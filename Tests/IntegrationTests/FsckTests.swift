@@ -52,3 +52,39 @@ import Testing
         #expect(FileManager.default.contents(atPath: out) == data)
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(5))) struct HostRemovalTests {
+    /// A host declared gone (here: killed first) has its shards rebuilt on the others within the
+    /// cap before it is forgotten; files stay whole and fsck is clean.
+    @Test func removingAHostMovesItsShardsFirst() throws {
+        let scratch = Scratch("remove")
+        let home = try makeVault(in: scratch)
+        var hosts: [ShardHostProcess] = []
+        for i in 0..<6 {
+            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
+            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
+            hosts.append(host)
+        }
+        let local = scratch.path + "/f"
+        let data = Data((0..<(9 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 29) })
+        try data.write(to: URL(fileURLWithPath: local))
+        #expect(try run("vishwa", ["upload", local, "--home", home]).status == 0)
+
+        hosts[2].kill()
+        let removed = try run("vishwa", ["host", "remove", hosts[2].address, "--home", home])
+        #expect(removed.status == 0, "\(removed.stderr)")
+        #expect(removed.stdout.hasPrefix("removed \(hosts[2].address)"))
+        let listed = try run("vishwa", ["host", "list", "--json", "--home", home])
+        #expect(!listed.stdout.contains(hosts[2].address))
+
+        let fsck = try run("vishwa", ["fsck", "--deep", "--home", home])
+        #expect(fsck.status == 0, "\(fsck.stdout)")
+        // Five hosts left, 10 shards per chunk: 2 each, so no host holds 6 of one chunk.
+        for host in hosts where host.isRunning {
+            #expect(files(under: host.dir + "/store/vaults").count == 6)  // 3 chunks x 2 shards
+        }
+        let out = scratch.path + "/out"
+        #expect(try run("vishwa", ["download", "/f", out, "--home", home]).status == 0)
+        #expect(FileManager.default.contents(atPath: out) == data)
+    }
+}

@@ -29,7 +29,7 @@ struct UnlockOptions: ParsableArguments {
 struct Host: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pair with hosts and list them.",
-        subcommands: [HostAdd.self, HostList.self])
+        subcommands: [HostAdd.self, HostList.self, HostRemove.self])
 }
 
 struct HostAdd: AsyncParsableCommand {
@@ -145,5 +145,36 @@ struct Devices: AsyncParsableCommand {
         list.json = json
         list.timeout = timeout
         try await list.run()
+    }
+}
+
+struct HostRemove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Move every shard a host holds to the other hosts, then forget the host.",
+        discussion: "Works whether the host is still running or already gone: its shards are rebuilt from the others.",
+        aliases: ["drain"])
+
+    @OptionGroup var options: UnlockOptions
+
+    @Argument(help: "The host's address (HOST:PORT, as 'vishwa host list' shows it).")
+    var address: String
+
+    func run() async throws {
+        try await reportingErrorsAsync(verbose: options.home.verbose) {
+            let report = try await withSession(options) { session -> HostRemoval.Report in
+                guard let host = try session.catalog.hosts().first(where: { $0.address == address }) else {
+                    throw ClientError.notFound("host \(address)")
+                }
+                let report = try await HostRemoval.remove(host.id!, session: session)
+                if report.failures.isEmpty { await backupAfterChange(session) }
+                return report
+            }
+            for failure in report.failures { printError("not moved: \(failure)") }
+            guard report.failures.isEmpty else {
+                throw ClientError.tooFewHosts("\(address) kept: \(report.failures.count) chunks could not be moved (see above)")
+            }
+            print("removed \(address): \(report.shardsMoved) shards of \(report.files) files moved to the other hosts")
+        }
     }
 }
