@@ -42,6 +42,12 @@ fi
 # `timeout` stops `swift test` but not its .xctest child.
 sweep
 
+# The Debian package: built with a static Swift runtime, unpacked into a scratch root, run there.
+if [ "$status" -eq 0 ]; then
+    log "building and testing the .deb"
+    { bash scripts/package.sh && bash scripts/test-package.sh; } || status=1
+fi
+
 leftover=$(pgrep -f "$ROOT/.build/.*/(vishwa-shard|vishwafs) " || true)
 if [ -n "$leftover" ]; then
     log "a test left processes running: $leftover"

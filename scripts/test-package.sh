@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the .deb from scripts/package.sh into a scratch root (dpkg -x, no system changes) and
+# runs the packaged binaries end to end: two hosts on 127.0.0.1, a vault, pairing, a file stored
+# and read back. Stops what it started by pid and removes the scratch root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEB=$(ls -t dist/vishwarupa_*_amd64.deb | head -1)
+SCRATCH=$(mktemp -d /tmp/vishwa-package-test-XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+fail() { echo "test-package: FAILED: $*" >&2; exit 1; }
+
+dpkg-deb --info "$DEB" | grep -q "Package: vishwarupa" || fail "control file"
+dpkg -x "$DEB" "$SCRATCH/root"
+BIN="$SCRATCH/root/usr/bin"
+[ -f "$SCRATCH/root/usr/lib/systemd/system/vishwa-shard@.service" ] || fail "systemd unit missing"
+grep -q "vishwa upload" "$SCRATCH/root/usr/share/doc/vishwarupa/vishwa.txt" || fail "help text missing"
+# The binaries must not need a Swift toolchain.
+if ldd "$BIN/vishwa" | grep -q swift; then fail "vishwa links the Swift runtime dynamically"; fi
+
+export VISHWA_HOME="$SCRATCH/home"
+"$BIN/vishwa" init --no-passphrase > /dev/null
+for i in 1 2; do
+    "$BIN/vishwa-shard" init --dir "$SCRATCH/h$i" --listen 127.0.0.1:0 --reserve 0 > /dev/null
+    "$BIN/vishwa-shard" serve --dir "$SCRATCH/h$i" > "$SCRATCH/h$i.out" 2> "$SCRATCH/h$i.log" &
+    PIDS+=($!)
+    for _ in $(seq 100); do grep -q "listening on" "$SCRATCH/h$i.out" && break; sleep 0.1; done
+    address=$(sed 's/listening on //' "$SCRATCH/h$i.out")
+    [ -n "$address" ] || fail "host $i did not start"
+    "$BIN/vishwa" host add "$("$BIN/vishwa-shard" invite --dir "$SCRATCH/h$i" --address "$address")" > /dev/null
+done
+head -c 5000000 /dev/urandom > "$SCRATCH/input"
+"$BIN/vishwa" upload "$SCRATCH/input" --folder pkg 2> /dev/null > /dev/null
+"$BIN/vishwa" download /pkg/input "$SCRATCH/output" > /dev/null 2>&1
+cmp -s "$SCRATCH/input" "$SCRATCH/output" || fail "downloaded bytes differ"
+echo "test-package: $DEB installs into a scratch root and its binaries store and read back a file"
