@@ -10,6 +10,11 @@ import NIOCore
 /// Frames are carried in Noise transport messages; a frame may span several messages and one
 /// message may carry several frames.
 public struct Frame: Sendable, Equatable {
+    /// Frames are equal when they put the same bytes on the wire (a prefix is part of the body).
+    public static func == (a: Frame, b: Frame) -> Bool {
+        a.id == b.id && a.code == b.code && a.wholeBody == b.wholeBody
+    }
+
     public var id: UInt32
     public var code: UInt8
     public var body: ByteBuffer
