@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import VishwaCatalog
 
@@ -5,18 +6,6 @@ import Testing
 struct PlacementTests {
     static let shard = 1 << 20
     static let codings: [(k: Int, m: Int)] = [(6, 4), (4, 2), (10, 4), (1, 1), (2, 0), (3, 3)]
-
-    /// SplitMix64: a tiny seeded generator, so the random host sets are the same on every run.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static func hosts(_ freeShards: [Int]) -> [PlacementHost] {
         freeShards.enumerated().map { PlacementHost(id: Int64($0.offset + 1), freeBytes: $0.element * shard) }

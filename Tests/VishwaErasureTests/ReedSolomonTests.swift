@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import VishwaErasure
 
@@ -38,19 +39,8 @@ enum ReferenceGF {
     }
 }
 
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func randomBytes(_ count: Int, using rng: inout SeededGenerator) -> [UInt8] {
-    (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    rng.bytes(count)
 }
 
 /// Encodes `data` (k pieces of equal length) with ISA-L and returns all n pieces.
