@@ -13,6 +13,9 @@ import VishwaWire
 /// from a thread pool, never from an event loop or the cooperative pool.
 public struct PairingRegistry: Sendable {
     public let dir: String
+    /// The parsed devices file, reused while the file is the same one (inode, size, mtime): every
+    /// PUT asks for its vault's quota, and re-reading JSON for each would be waste.
+    private let cache = DeviceCache()
 
     public init(dir: String) { self.dir = dir }
 
@@ -90,9 +93,16 @@ public struct PairingRegistry: Sendable {
 
     // MARK: Devices
 
-    /// Every paired device (read without the lock: files are replaced atomically).
+    /// Every paired device (read without the lock: files are replaced atomically, and a
+    /// replacement is a new inode, so the cache sees it).
     public func devices() throws(HostError) -> [Device] {
-        try load(DeviceFile.self, from: devicesPath)?.devices ?? []
+        var info = stat()
+        guard stat(devicesPath, &info) == 0 else { return [] }
+        let identity = [UInt64(info.st_ino), UInt64(info.st_size), UInt64(info.st_mtim.tv_sec), UInt64(info.st_mtim.tv_nsec)]
+        if let cached = cache.get(identity) { return cached }
+        let devices = try load(DeviceFile.self, from: devicesPath)?.devices ?? []
+        cache.set(identity, devices)
+        return devices
     }
 
     /// The pairing of `device` with `vault`, if any.
@@ -152,5 +162,23 @@ public struct PairingRegistry: Sendable {
         }
         defer { flock(fd, LOCK_UN) }
         return try body()
+    }
+}
+
+/// The last devices file read, keyed by what identifies that file's contents.
+final class DeviceCache: @unchecked Sendable {
+    private let lock = NSLock()  // guards `entry`
+    private var entry: (identity: [UInt64], devices: [PairingRegistry.Device])?
+
+    func get(_ identity: [UInt64]) -> [PairingRegistry.Device]? {
+        lock.lock()
+        defer { lock.unlock() }
+        return entry?.identity == identity ? entry?.devices : nil
+    }
+
+    func set(_ identity: [UInt64], _ devices: [PairingRegistry.Device]) {
+        lock.lock()
+        defer { lock.unlock() }
+        entry = (identity, devices)
     }
 }

@@ -219,7 +219,11 @@ import VishwaWire
                 }
             }
         }
-        try await Task.sleep(for: .milliseconds(1500))
+        // Kill once a fair number of PUTs are acknowledged (and more are in flight), however slow the machine.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while await acknowledged.entries.count < 20 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         host.kill()
         await writers.value
         await connection.close()
