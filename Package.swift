@@ -67,6 +67,8 @@ let package = Package(
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
+        // Filesystem logic for the mount, testable without FUSE (issue 5 builds on it).
+        .target(name: "VishwaFS", dependencies: ["VishwaCore"], swiftSettings: strict),
 
         // Benchmarks live outside Sources/ and, alone, call the C libraries directly:
         // their job is to compare our layer with the raw primitives on the same buffers.
@@ -108,6 +110,7 @@ let package = Package(
                     dependencies: ["VishwaShardStore", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: testSettings),
         .testTarget(name: "VishwaCatalogTests", dependencies: ["VishwaCatalog", "TestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaFSTests", dependencies: ["VishwaFS"], swiftSettings: testSettings),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore"], swiftSettings: testSettings),
         .testTarget(name: "VishwaWireTests", dependencies: ["VishwaWire", "VishwaTransport"], swiftSettings: testSettings),
