@@ -69,6 +69,8 @@ let package = Package(
                 swiftSettings: strict),
         // Filesystem logic for the mount, testable without FUSE (issue 5 builds on it).
         .target(name: "VishwaFS", dependencies: ["VishwaCore"], swiftSettings: strict),
+        // The thin libfuse3 bridge (the only importer of CFuse3).
+        .target(name: "VishwaFUSE", dependencies: ["CFuse3", "VishwaFS"], swiftSettings: strict),
 
         // Benchmarks live outside Sources/ and, alone, call the C libraries directly:
         // their job is to compare our layer with the raw primitives on the same buffers.
@@ -111,6 +113,7 @@ let package = Package(
                     swiftSettings: testSettings),
         .testTarget(name: "VishwaCatalogTests", dependencies: ["VishwaCatalog", "TestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VishwaFSTests", dependencies: ["VishwaFS"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaFUSETests", dependencies: ["VishwaFUSE", "VishwaFS"], swiftSettings: testSettings),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore"], swiftSettings: testSettings),
         .testTarget(name: "VishwaWireTests", dependencies: ["VishwaWire", "VishwaTransport"], swiftSettings: testSettings),

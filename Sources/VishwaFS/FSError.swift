@@ -1,0 +1,40 @@
+/// What a filesystem operation can fail with, independent of FUSE; VishwaFUSE maps each case to
+/// exactly one errno (`Errno.code(for:)`), so the mapping is decided and tested in one place.
+public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notFound
+    case exists
+    case notEmpty
+    case notDirectory
+    case isDirectory
+    case readOnly
+    case noSpace
+    case nameTooLong
+    case invalidName
+    case crossDevice
+    case notSupported
+    case permissionDenied
+    case cancelled
+    case timedOut
+    /// Anything else (authentication failure, too few shards, …): what happened, for the log line.
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .notFound: return "not found"
+        case .exists: return "exists"
+        case .notEmpty: return "directory not empty"
+        case .notDirectory: return "not a directory"
+        case .isDirectory: return "is a directory"
+        case .readOnly: return "read-only"
+        case .noSpace: return "no space (hosts full or quota reached)"
+        case .nameTooLong: return "name longer than 255 bytes"
+        case .invalidName: return "invalid name"
+        case .crossDevice: return "cross-device link"
+        case .notSupported: return "not supported"
+        case .permissionDenied: return "permission denied"
+        case .cancelled: return "cancelled"
+        case .timedOut: return "timed out"
+        case .io(let what): return "I/O error: \(what)"
+        }
+    }
+}
