@@ -21,6 +21,20 @@ func withSession<T>(_ options: UnlockOptions, _ body: (VaultSession) async throw
     }
 }
 
+extension VaultSession {
+    /// The node a user's reference (path, file id or number) names; throws a one-line not-found.
+    func requireFile(_ reference: String) throws -> Int64 {
+        guard let node = try catalog.resolve(reference) else { throw ClientError.notFound(reference) }
+        return node
+    }
+
+    /// That one file, or every file when `reference` is nil.
+    func fileNodes(_ reference: String?) throws -> [Int64] {
+        if let reference { return [try requireFile(reference)] }
+        return try catalog.files().map(\.node)
+    }
+}
+
 /// Progress on standard error: a bar on a terminal, a plain line every 10% otherwise.
 final class ProgressPrinter: @unchecked Sendable {
     private let label: String
@@ -135,7 +149,7 @@ struct Download: AsyncParsableCommand {
             }
             let printer = ProgressPrinter("download")
             let record = try await withSession(options) { session in
-                guard let node = try session.catalog.resolve(file) else { throw ClientError.notFound(file) }
+                let node = try session.requireFile(file)
                 return try await Reader(session: session).download(node: node, to: out, progress: printer.update)
             }
             print("wrote \(out) (\(ByteCount(record.size)), \(record.path) version \(record.versionNumber))")
@@ -191,7 +205,7 @@ struct Remove: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrorsAsync(verbose: options.home.verbose) {
             let (path, queued) = try await withSession(options) { session -> (String, Int) in
-                guard let node = try session.catalog.resolve(file) else { throw ClientError.notFound(file) }
+                let node = try session.requireFile(file)
                 let path = try session.catalog.path(of: node)
                 let queued = try session.catalog.removeFile(node: node)
                 try session.catalog.log("rm", "\(path) removed, \(queued) shards queued for gc")

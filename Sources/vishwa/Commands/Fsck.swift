@@ -29,13 +29,7 @@ struct FsckCommand: AsyncParsableCommand {
         let report: Fsck.Report
         do {
             report = try await withSession(options) { session in
-                let nodes: [Int64]
-                if let file {
-                    guard let node = try session.catalog.resolve(file) else { throw ClientError.notFound(file) }
-                    nodes = [node]
-                } else {
-                    nodes = try session.catalog.files().map(\.node)
-                }
+                let nodes = try session.fileNodes(file)
                 return try await Fsck.run(session, nodes: nodes, deep: deep, repair: repair)
             }
         } catch {

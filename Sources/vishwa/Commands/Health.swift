@@ -30,13 +30,7 @@ struct Verify: AsyncParsableCommand {
                 return
             }
             let report = try await withSession(options) { session -> [FileHealth] in
-                let nodes: [Int64]
-                if let file {
-                    guard let node = try session.catalog.resolve(file) else { throw ClientError.notFound(file) }
-                    nodes = [node]
-                } else {
-                    nodes = try session.catalog.files().map(\.node)
-                }
+                let nodes = try session.fileNodes(file)
                 return try await session.health(of: nodes)
             }
             if json { try printJSON(report) } else {
