@@ -39,6 +39,7 @@ public enum Fsck {
                 }
             }
         }
+        var live: [PlacementHost]?  // asked at the first repair, then reused
         for node in nodes {
             let file = try session.catalog.file(node: node)
             guard !file.chunks.isEmpty else { continue }
@@ -49,8 +50,9 @@ public enum Fsck {
                 report.corruptShards += bad.filter(\.corrupt).count
                 guard repair, !bad.isEmpty else { continue }
                 do {
+                    if live == nil { live = try await placementHosts(session) }
                     report.repairedShards += try await rebuild(chunk, of: file, key: key, bad: bad.map(\.index), hosts: hosts,
-                                                               session: session)
+                                                               live: live!, session: session)
                 } catch {
                     report.unrepairable.append("\(file.path) chunk \(chunk.position): \(error)")
                 }
@@ -76,18 +78,43 @@ public enum Fsck {
                                    version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
         let recorded = Set(chunk.shards.map(\.index))
         var bad = (0..<(chunk.k + chunk.m)).filter { !recorded.contains($0) }.map { BadShard(index: $0, corrupt: false) }
-        let results = await withTaskGroup(of: BadShard?.self) { group in
-            for shard in chunk.shards {
+        let results = deep
+            ? await authenticate(chunk.shards, hosts: hosts, codec: codec, context: context, key: key, session: session)
+            : await presence(chunk.shards, hosts: hosts, session: session)
+        bad += results
+        return bad.sorted { $0.index < $1.index }
+    }
+
+    /// Shards not held by their hosts: one HAS per host for the whole chunk. An unreachable host
+    /// holds none of its shards as far as fsck can tell.
+    static func presence(_ shards: [ShardRecord], hosts: [Int64: HostEndpoint], session: VaultSession) async -> [BadShard] {
+        await withTaskGroup(of: [BadShard].self) { group in
+            for (hostID, held) in Dictionary(grouping: shards, by: \.hostID) {
+                group.addTask {
+                    let missing = held.map { BadShard(index: $0.index, corrupt: false) }
+                    guard let host = hosts[hostID] else { return missing }
+                    let ids = held.map { WireShardID(bytes: $0.shardID)! }
+                    guard let body = try? await session.pool.send(.has(ids: ids), to: host),
+                          let sizes = try? HasReply.decode(body, expected: ids.count) else { return missing }
+                    return zip(held, sizes).filter { $0.1 == nil }.map { BadShard(index: $0.0.index, corrupt: false) }
+                }
+            }
+            var found: [BadShard] = []
+            for await part in group { found += part }
+            return found
+        }
+    }
+
+    /// Shards that are missing or fail authentication: every shard fetched and verified.
+    static func authenticate(_ shards: [ShardRecord], hosts: [Int64: HostEndpoint], codec: ShardCodec, context: ShardContext,
+                             key: SecretBytes, session: VaultSession) async -> [BadShard] {
+        await withTaskGroup(of: BadShard?.self) { group in
+            for shard in shards {
                 group.addTask {
                     guard let host = hosts[shard.hostID] else { return BadShard(index: shard.index, corrupt: false) }
-                    let id = WireShardID(bytes: shard.shardID)!
                     do throws(TransportError) {
-                        if !deep {
-                            let body = try await session.pool.send(.has(ids: [id]), to: host)
-                            let sizes = try? HasReply.decode(body, expected: 1)
-                            return sizes?.first.flatMap { $0 } == nil ? BadShard(index: shard.index, corrupt: false) : nil
-                        }
-                        let body = try await session.pool.send(.get(id: id, offset: 0, length: nil), to: host)
+                        let body = try await session.pool.send(.get(id: WireShardID(bytes: shard.shardID)!, offset: 0, length: nil),
+                                                               to: host)
                         switch codec.verify(body, context: context, key: key) {
                         case .success(let index) where index == shard.index: return nil
                         default: return BadShard(index: shard.index, corrupt: true)
@@ -101,24 +128,27 @@ public enum Fsck {
             for await result in group { if let result { found.append(result) } }
             return found
         }
-        bad += results
-        return bad.sorted { $0.index < $1.index }
+    }
+
+    /// The hosts placement may use now (asked once per run, not once per chunk).
+    static func placementHosts(_ session: VaultSession) async throws -> [PlacementHost] {
+        let statuses = try await session.hostStatuses()
+        return zip(try session.endpoints(), statuses).map {
+            PlacementHost(id: $0.0.record.id!, freeBytes: $0.1.free_bytes ?? 0, online: $0.1.online)
+        }
     }
 
     /// Decodes the chunk from good shards, encodes it again (fresh nonces; the same plaintext
     /// pieces, so any index is valid), and stores the shards at `bad` on hosts within the cap.
     static func rebuild(_ chunk: ChunkRecord, of file: FileRecord, key: SecretBytes, bad: [Int],
-                        hosts: [Int64: HostEndpoint], session: VaultSession, avoiding: Set<Int64> = []) async throws -> Int {
+                        hosts: [Int64: HostEndpoint], live: [PlacementHost], session: VaultSession,
+                        avoiding: Set<Int64> = []) async throws -> Int {
         let plain = try await Reader(session: session).chunk(chunk, of: file, key: key, hosts: hosts)
         let parameters = try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1))
         let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
                                    version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
         let encoded = try await session.blocking { try ShardCodec(parameters: parameters).encode(plain, context: context, key: key) }
 
-        let statuses = try await session.hostStatuses()
-        let live = zip(try session.endpoints(), statuses).map {
-            PlacementHost(id: $0.0.record.id!, freeBytes: $0.1.free_bytes ?? 0, online: $0.1.online)
-        }
         let badSet = Set(bad)
         var current = [Int64?](repeating: nil, count: chunk.k + chunk.m)
         for shard in chunk.shards where !badSet.contains(shard.index) { current[shard.index] = shard.hostID }
@@ -164,6 +194,7 @@ public enum HostRemoval {
         try session.catalog.setHostState(hostID, "draining")
         let hosts = Dictionary(uniqueKeysWithValues: try session.endpoints().map { ($0.record.id!, $0.endpoint) })
         var report = Report(files: 0, shardsMoved: 0, failures: [])
+        let live = try await Fsck.placementHosts(session)
         for node in try session.catalog.filesWithShards(onHost: hostID) {
             let file = try session.catalog.file(node: node)
             let key = try FileKeys.unwrap(file.wrappedKey, fileID: file.fileID, vault: session.vault)
@@ -173,7 +204,7 @@ public enum HostRemoval {
                 guard !leaving.isEmpty else { continue }
                 do {
                     report.shardsMoved += try await Fsck.rebuild(chunk, of: file, key: key, bad: leaving, hosts: hosts,
-                                                                 session: session, avoiding: [hostID])
+                                                                 live: live, session: session, avoiding: [hostID])
                 } catch {
                     report.failures.append("\(file.path) chunk \(chunk.position): \(error)")
                 }
