@@ -52,6 +52,8 @@ final class ShardHostProcess: @unchecked Sendable {
     private(set) var process: Process?
     private(set) var port: Int = 0
     private var logPipe: Pipe?
+    /// Signalled when the daemon's log pipe reaches end of file (the daemon exited).
+    private var logDrained = DispatchSemaphore(value: 0)
 
     /// Creates the host directory (`vishwa-shard init`) and starts serving on an ephemeral port.
     init(in scratch: Scratch, name: String) throws {
@@ -83,9 +85,16 @@ final class ShardHostProcess: @unchecked Sendable {
         let logPath = dir + "/serve.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let logFile = FileHandle(forWritingAtPath: logPath)
+        let drained = DispatchSemaphore(value: 0)
+        logDrained = drained
         logHandle.readabilityHandler = { handle in
             let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { logFile?.write(data) }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                drained.signal()
+            } else {
+                logFile?.write(data)
+            }
         }
         let line = try readLine(out.fileHandleForReading, timeout: 20)
         guard line.hasPrefix("listening on "), let colon = line.lastIndex(of: ":"),
@@ -96,8 +105,9 @@ final class ShardHostProcess: @unchecked Sendable {
         self.port = port
     }
 
+    /// The daemon's log so far; once it has exited, all of it (waits for the reader to drain the pipe).
     var serveLog: String {
-        Thread.sleep(forTimeInterval: 0.1)  // let the background reader write what it has
+        if let process, !process.isRunning { _ = logDrained.wait(timeout: .now() + 5); logDrained.signal() }
         return (try? String(contentsOfFile: dir + "/serve.log", encoding: .utf8)) ?? ""
     }
     var pid: Int32 { process?.processIdentifier ?? 0 }
