@@ -36,7 +36,8 @@ public enum Measure {
         return max(0, peak - before)
     }
 
-    private static func resetPeakResident() -> Bool {
+    /// Resets VmHWM to the current resident size; false where the kernel does not allow it.
+    static func resetPeakResident() -> Bool {
         let fd = open("/proc/self/clear_refs", O_WRONLY)
         guard fd >= 0 else { return false }
         defer { close(fd) }

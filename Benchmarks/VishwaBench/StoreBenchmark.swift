@@ -97,9 +97,7 @@ public struct StoreBenchmark: Sendable {
 extension Measure {
     /// This process's peak resident set (bytes) while `body` ran, from VmHWM after resetting it.
     public static func peakResident(_ body: () async throws -> Void) async throws -> Int? {
-        let fd = open("/proc/self/clear_refs", O_WRONLY)
-        let reset = fd >= 0 && write(fd, "5", 1) == 1
-        if fd >= 0 { close(fd) }
+        let reset = resetPeakResident()
         try await body()
         return reset ? statusField("VmHWM") : nil
     }

@@ -60,7 +60,7 @@ public enum Recovery {
 
     /// Tries generations from newest to oldest until one decodes.
     static func newestSnapshot(from first: HostEndpoint, pool: HostPool, vault: Vault) async throws -> (UInt64, [UInt8]) {
-        let generations = try await HostPool.decoding(pool.send(.backupList, to: first)) { try BackupReply.decodeList($0) }
+        let generations = try BackupReply.decodeList(try await pool.send(.backupList, to: first))
         guard !generations.isEmpty else {
             throw ClientError.unreadable("\(first) holds no catalog backup for this vault (wrong recovery code, or no backup made yet)")
         }
@@ -108,15 +108,6 @@ public enum Recovery {
     }
 
     static func fetchBlob(_ generation: UInt64, from host: HostEndpoint, pool: HostPool) async throws -> ByteBuffer {
-        try await HostPool.decoding(pool.send(.backupGet(generation: generation), to: host)) { body in
-            let reply = try BackupReply.decode(body)
-            return reply.data
-        }
-    }
-}
-
-extension HostPool {
-    static func decoding<T>(_ body: ByteBuffer, _ decode: (ByteBuffer) throws -> T) throws -> T {
-        try decode(body)
+        try BackupReply.decode(try await pool.send(.backupGet(generation: generation), to: host)).data
     }
 }

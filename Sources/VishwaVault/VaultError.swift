@@ -1,3 +1,5 @@
+import VishwaCore
+
 /// What can go wrong with a vault's key file or recovery code; each message is one line saying
 /// what is wrong, with what, and what to try.
 public enum VaultError: Error, Equatable, CustomStringConvertible {
@@ -43,9 +45,3 @@ extension VaultError {
         self = .io(operation: error.operation, path: error.path, errno: error.errno)
     }
 }
-
-import VishwaCore
-
-#if canImport(Glibc)
-import Glibc
-#endif

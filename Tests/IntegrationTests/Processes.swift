@@ -173,3 +173,7 @@ func makeVault(in scratch: Scratch, name: String = "home") throws -> String {
     guard result.status == 0 else { throw TestFailure("vishwa init failed: \(result.stderr)") }
     return home
 }
+
+/// Whether two byte strings are equal. Large files go through this rather than straight into
+/// `#expect(a == b)`: on failure, Swift Testing diffs both operands, which takes minutes for megabytes.
+func sameBytes(_ a: Data?, _ b: Data?) -> Bool { a == b }
