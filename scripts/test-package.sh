@@ -14,13 +14,17 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "test-package: FAILED: $*" >&2; exit 1; }
 
-dpkg-deb --info "$DEB" | grep -q "Package: vishwarupa" || fail "control file"
+# Whole outputs are captured before grep: with pipefail, `grep -q` quitting early would SIGPIPE the
+# writer and fail the pipeline even on a match.
+control=$(dpkg-deb --info "$DEB")
+grep -q "Package: vishwarupa" <<< "$control" || fail "control file"
 dpkg -x "$DEB" "$SCRATCH/root"
 BIN="$SCRATCH/root/usr/bin"
 [ -f "$SCRATCH/root/usr/lib/systemd/system/vishwa-shard@.service" ] || fail "systemd unit missing"
 grep -q "vishwa upload" "$SCRATCH/root/usr/share/doc/vishwarupa/vishwa.txt" || fail "help text missing"
 # The binaries must not need a Swift toolchain.
-if ldd "$BIN/vishwa" | grep -q swift; then fail "vishwa links the Swift runtime dynamically"; fi
+libraries=$(ldd "$BIN/vishwa")
+if grep -q swift <<< "$libraries"; then fail "vishwa links the Swift runtime dynamically"; fi
 
 export VISHWA_HOME="$SCRATCH/home"
 "$BIN/vishwa" init --no-passphrase > /dev/null
