@@ -77,7 +77,7 @@ extension Catalog {
     /// Safe while other processes write: it reads one snapshot.
     public func snapshot() throws(CatalogError) -> [UInt8] {
         let temp = path + ".snapshot-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { unlink(temp) }
+        defer { Glibc.unlink(temp) }
         do {
             // VACUUM cannot run inside a transaction, which every GRDB read opens.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [temp]) }

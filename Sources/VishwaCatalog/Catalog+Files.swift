@@ -176,7 +176,7 @@ extension Catalog {
     public func ticket(parent: Int64, name: String) throws(CatalogError) -> VersionTicket {
         try read { db in
             if let row = try Row.fetchOne(db, sql: """
-                SELECT n.id, n.kind, n.fileID, (SELECT IFNULL(MAX(number), 0) FROM version WHERE node = n.id) AS last
+                SELECT n.id, n.kind, n.fileID, MAX(n.lastVersion, (SELECT IFNULL(MAX(number), 0) FROM version WHERE node = n.id)) AS last
                 FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? AND e.name = ?
                 """, arguments: [parent, name]) {
                 guard (row["kind"] as String) == "file" else {
@@ -228,8 +228,9 @@ extension Catalog {
             try Self.insertChunks(version.chunks, version: versionID, in: db)
             let previous = try Int64.fetchOne(db, sql: "SELECT currentVersion FROM node WHERE id = ?", arguments: [node])
             try db.execute(sql: """
-                UPDATE node SET currentVersion = ?, size = ?, mtime = ?, ctime = ?, degraded = ? WHERE id = ?
-                """, arguments: [versionID, version.size, mtime ?? now, now, version.degraded ? 1 : 0, node])
+                UPDATE node SET currentVersion = ?, size = ?, mtime = ?, ctime = ?, degraded = ?, lastVersion = MAX(lastVersion, ?)
+                WHERE id = ?
+                """, arguments: [versionID, version.size, mtime ?? now, now, version.degraded ? 1 : 0, Int64(ticket.number), node])
             if let previous { try db.execute(sql: "DELETE FROM version WHERE id = ?", arguments: [previous]) }
             if let tags {
                 try db.execute(sql: "DELETE FROM tag WHERE node = ?", arguments: [node])

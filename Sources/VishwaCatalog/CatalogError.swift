@@ -5,6 +5,8 @@ public enum CatalogError: Error, CustomStringConvertible {
     case database(path: String, reason: String)
     case notFound(String)
     case conflict(String)
+    /// A namespace operation's POSIX-level failure (the mount maps it to an errno).
+    case namespace(NamespaceError)
 
     public var description: String {
         switch self {
@@ -16,6 +18,8 @@ public enum CatalogError: Error, CustomStringConvertible {
             return "\(what) not found in the catalog"
         case .conflict(let what):
             return what
+        case .namespace(let error):
+            return "namespace: \(error)"
         }
     }
 }

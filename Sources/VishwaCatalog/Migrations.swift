@@ -109,6 +109,22 @@ extension Catalog {
                 sql: "INSERT INTO node (id, kind, mode, uid, gid, atime, mtime, ctime, nlink) VALUES (1, 'dir', ?, ?, ?, ?, ?, ?, 2)",
                 arguments: [0o040755, getuid(), getgid(), now, now, now])
         }
+        migrator.registerMigration("v3-mount") { db in
+            try db.execute(sql: """
+                -- The highest version number ever handed out for a file, so numbers never repeat (a
+                -- repeated number would let an old shard pass for a new one).
+                ALTER TABLE node ADD COLUMN lastVersion INTEGER NOT NULL DEFAULT 0;
+                UPDATE node SET lastVersion = IFNULL((SELECT MAX(number) FROM version v WHERE v.node = node.id), 0);
+                -- Shards stored for a version not committed yet. A crash leaves them here; the next
+                -- mount moves them to the garbage queue.
+                CREATE TABLE pending (
+                    shardID BLOB NOT NULL,
+                    host INTEGER NOT NULL REFERENCES host(id),
+                    queuedAt INTEGER NOT NULL,
+                    PRIMARY KEY (shardID, host)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

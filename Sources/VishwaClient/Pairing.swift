@@ -86,7 +86,9 @@ extension VaultSession {
             return collected
         }
         let now = Int(Date().timeIntervalSince1970)
-        return try hosts.enumerated().map { position, host in
+        let catalog = self.catalog
+        // Recording contacts writes SQLite: on the session's threads, never the cooperative pool.
+        return try await blocking { try hosts.enumerated().map { position, host in
             switch results[position] {
             case .success(let (stat, ms))?:
                 try catalog.recordContact(hostID: host.record.id!, capacityBytes: Int(stat.capacityBytes),
@@ -98,14 +100,14 @@ extension VaultSession {
                                   used_bytes: Int(stat.usedBytes), quota_bytes: stat.quotaBytes.map(Int.init),
                                   round_trip_ms: ms, error: nil)
             case .failure(let error)?:
-                return offline(host.record, error.description)
+                return Self.offline(host.record, error.description)
             case nil:
-                return offline(host.record, "no answer")
+                return Self.offline(host.record, "no answer")
             }
-        }
+        } }
     }
 
-    private func offline(_ record: HostRecord, _ error: String) -> HostStatus {
+    private static func offline(_ record: HostRecord, _ error: String) -> HostStatus {
         HostStatus(address: record.address, public_key: Hex.encode(record.publicKey), name: record.name, online: false,
                    last_seen: record.lastSeen, capacity_bytes: record.capacityBytes, free_bytes: record.freeBytes,
                    used_bytes: record.usedBytes, quota_bytes: record.quotaBytes, round_trip_ms: nil, error: error)

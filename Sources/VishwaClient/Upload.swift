@@ -58,7 +58,7 @@ public struct Uploader: Sendable {
             }
             return (ticket, FileKeys.newKey())
         }
-        let hosts = try await liveHosts()
+        let hosts = try await session.liveHosts()
         let layout = ChunkLayout(fileSize: size, chunkSize: parameters.chunkSize)
         let sender = ChunkSender(session: session, parameters: parameters, hosts: hosts)
         let codec = ShardCodec(parameters: parameters)
@@ -108,12 +108,14 @@ public struct Uploader: Sendable {
         return UploadResult(node: node, path: path, fileID: ticket.fileID, version: ticket.number, size: size,
                             degraded: degraded, elapsedSeconds: (ContinuousClock.now - start).seconds)
     }
+}
 
+extension VaultSession {
     /// The hosts that answer now, with their free space.
-    private func liveHosts() async throws -> [LiveHost] {
+    func liveHosts() async throws -> [LiveHost] {
         // Generous: a busy host that answers in 10 s is still a good place for shards.
-        let statuses = try await session.hostStatuses(timeout: .seconds(10))
-        let endpoints = try session.endpoints()
+        let statuses = try await hostStatuses(timeout: .seconds(10))
+        let endpoints = try endpoints()
         guard !endpoints.isEmpty else { throw ClientError.noHosts }
         return zip(endpoints, statuses).map { entry, status in
             // A host being drained takes no new shards.
@@ -151,7 +153,10 @@ actor ChunkSender {
         hosts.map { PlacementHost(id: $0.id, freeBytes: $0.freeBytes, online: $0.online && !failed.contains($0.id)) }
     }
 
-    func send(_ encoded: EncodedChunk, position: Int, context: ShardContext, fileID: [UInt8]) async throws -> ChunkRecord {
+    /// `beforeStore` is told which shard goes to which host before each round of PUTs (the mount
+    /// records them as pending, so a crash leaves them for gc instead of nowhere).
+    func send(_ encoded: EncodedChunk, position: Int, context: ShardContext, fileID: [UInt8],
+              beforeStore: @Sendable ([(shardID: [UInt8], host: Int64)]) async throws -> Void = { _ in }) async throws -> ChunkRecord {
         let (k, m, n) = (parameters.k, parameters.m, parameters.n)
         var assignment: [Int64?]
         do {
@@ -173,6 +178,7 @@ actor ChunkSender {
         var stored: [Int: Int64] = [:]
         for attempt in 0..<3 {
             let pending = (0..<n).filter { stored[$0] == nil && assignment[$0] != nil }
+            try await beforeStore(pending.map { (ids[$0].bytes, assignment[$0]!) })
             let results = await put(encoded, indices: pending, ids: ids, assignment: assignment)
             for (index, host, failure) in results {
                 if let failure {

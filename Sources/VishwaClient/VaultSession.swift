@@ -21,8 +21,12 @@ public final class VaultSession: Sendable {
     public let threads: NIOThreadPool
 
     /// Unlocks the vault in `home` (with `passphrase` when it is protected) and opens its catalog.
-    public init(home: VaultHome, passphrase: [UInt8]?, logger: Logger) throws {
-        let vault = try Vault.open(in: home, passphrase: passphrase)
+    public convenience init(home: VaultHome, passphrase: [UInt8]?, logger: Logger) throws {
+        try self.init(home: home, vault: try Vault.open(in: home, passphrase: passphrase), logger: logger)
+    }
+
+    /// A session for a vault already unlocked (the mount unlocks before it daemonizes).
+    public init(home: VaultHome, vault: Vault, logger: Logger) throws {
         self.home = home
         self.vault = vault
         self.catalog = try Catalog(path: home.path + "/catalog.sqlite")

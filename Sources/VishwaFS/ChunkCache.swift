@@ -58,6 +58,11 @@ public final class ChunkCache: Sendable {
         }
     }
 
+    /// Whether `key` is cached (without counting a hit or changing its recency).
+    public func contains(_ key: ChunkKey) -> Bool {
+        state.withLock { $0.entries[key] != nil }
+    }
+
     /// Caches `bytes` for `key`, evicting the least recently used chunks to stay within budget.
     public func put(_ key: ChunkKey, _ bytes: [UInt8]) {
         guard bytes.count <= capacityBytes else { return }

@@ -13,6 +13,12 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
     case crossDevice
     case notSupported
     case permissionDenied
+    /// The operation is not allowed on this kind of node (hard link to a directory, writing a read-only attribute).
+    case notPermitted
+    /// No such extended attribute.
+    case noAttribute
+    /// A name that is not valid UTF-8.
+    case illegalByteSequence
     case cancelled
     case timedOut
     /// Anything else (authentication failure, too few shards, …): what happened, for the log line.
@@ -32,6 +38,9 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
         case .crossDevice: return "cross-device link"
         case .notSupported: return "not supported"
         case .permissionDenied: return "permission denied"
+        case .notPermitted: return "operation not permitted"
+        case .noAttribute: return "no such attribute"
+        case .illegalByteSequence: return "name is not valid UTF-8"
         case .cancelled: return "cancelled"
         case .timedOut: return "timed out"
         case .io(let what): return "I/O error: \(what)"

@@ -30,6 +30,9 @@ public enum Errno {
         case .crossDevice: return EXDEV
         case .notSupported: return ENOTSUP
         case .permissionDenied: return EACCES
+        case .notPermitted: return EPERM
+        case .noAttribute: return ENODATA
+        case .illegalByteSequence: return EILSEQ
         case .cancelled: return EINTR
         case .timedOut: return ETIMEDOUT
         case .io: return EIO

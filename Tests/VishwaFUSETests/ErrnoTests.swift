@@ -8,7 +8,8 @@ import VishwaFS
         (.notFound, ENOENT), (.exists, EEXIST), (.notEmpty, ENOTEMPTY), (.notDirectory, ENOTDIR),
         (.isDirectory, EISDIR), (.readOnly, EROFS), (.noSpace, ENOSPC), (.nameTooLong, ENAMETOOLONG),
         (.invalidName, EINVAL), (.crossDevice, EXDEV), (.notSupported, ENOTSUP), (.permissionDenied, EACCES),
-        (.cancelled, EINTR), (.timedOut, ETIMEDOUT), (.io("too few shards"), EIO),
+        (.cancelled, EINTR), (.timedOut, ETIMEDOUT), (.notPermitted, EPERM), (.noAttribute, ENODATA),
+        (.illegalByteSequence, EILSEQ), (.io("too few shards"), EIO),
     ]
 
     @Test(arguments: ErrnoTests.table)

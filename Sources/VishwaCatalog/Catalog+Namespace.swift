@@ -1,0 +1,437 @@
+import Foundation
+import GRDB
+
+/// What a namespace operation of the mount can fail with; the mount maps each to one errno.
+public enum NamespaceError: Error, Equatable, Sendable {
+    case notFound, exists, notEmpty, notDirectory, isDirectory, invalid, notPermitted, noAttribute
+}
+
+public enum NodeKind: String, Sendable {
+    case directory = "dir", file, symlink
+
+    /// The S_IFMT bits of this kind.
+    public var typeBits: UInt32 {
+        switch self {
+        case .directory: return 0o040000
+        case .file: return 0o100000
+        case .symlink: return 0o120000
+        }
+    }
+}
+
+/// A node's attributes as `stat` shows them; times in nanoseconds since the epoch.
+public struct NodeAttributes: Sendable, Equatable {
+    public var id: Int64
+    public var kind: NodeKind
+    /// Permission bits only (no type bits).
+    public var permissions: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var size: Int
+    public var atime: Int64
+    public var mtime: Int64
+    public var ctime: Int64
+    public var nlink: Int
+    /// The committed version number (0: none yet).
+    public var version: UInt64
+    public var fileID: [UInt8]
+
+    public var mode: UInt32 { kind.typeBits | (permissions & 0o7777) }
+}
+
+/// One name in a directory, with its node's attributes (what readdirplus answers).
+public struct NamedNode: Sendable {
+    public var name: String
+    public var attributes: NodeAttributes
+
+    public init(name: String, attributes: NodeAttributes) {
+        self.name = name
+        self.attributes = attributes
+    }
+}
+
+/// Changes asked of `setattr`; nil leaves a field alone.
+public struct AttributeChanges: Sendable {
+    public var permissions: UInt32?
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var atime: Int64?
+    public var mtime: Int64?
+
+    public init(permissions: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, atime: Int64? = nil, mtime: Int64? = nil) {
+        self.permissions = permissions
+        self.uid = uid
+        self.gid = gid
+        self.atime = atime
+        self.mtime = mtime
+    }
+}
+
+/// Who creates a node, and with which permission bits.
+public struct Creator: Sendable {
+    public var uid: UInt32
+    public var gid: UInt32
+    public var permissions: UInt32
+
+    public init(uid: UInt32, gid: UInt32, permissions: UInt32) {
+        self.uid = uid
+        self.gid = gid
+        self.permissions = permissions
+    }
+}
+
+/// The namespace operations of the mount (DESIGN §9), each one transaction.
+extension Catalog {
+    static let attributeColumns = """
+        n.id, n.kind, n.mode, n.uid, n.gid, n.size, n.atime, n.mtime, n.ctime, n.nlink, n.fileID,
+        IFNULL((SELECT number FROM version WHERE id = n.currentVersion), 0) AS number
+        """
+
+    static func attributes(_ row: Row) -> NodeAttributes {
+        NodeAttributes(id: row["id"], kind: NodeKind(rawValue: row["kind"]) ?? .file,
+                       permissions: UInt32(truncatingIfNeeded: (row["mode"] as Int64) & 0o7777),
+                       uid: UInt32(truncatingIfNeeded: row["uid"] as Int64), gid: UInt32(truncatingIfNeeded: row["gid"] as Int64),
+                       size: row["size"], atime: row["atime"], mtime: row["mtime"], ctime: row["ctime"], nlink: row["nlink"],
+                       version: UInt64(row["number"] as Int64), fileID: [UInt8]((row["fileID"] as Data?) ?? Data()))
+    }
+
+    static func attributes(of node: Int64, in db: Database) throws -> NodeAttributes {
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(attributeColumns) FROM node n WHERE n.id = ?", arguments: [node]) else {
+            throw CatalogError.namespace(.notFound)
+        }
+        return attributes(row)
+    }
+
+    public func attributes(of node: Int64) throws(CatalogError) -> NodeAttributes {
+        try read { db in try Self.attributes(of: node, in: db) }
+    }
+
+    /// The node named `name` in directory `parent`.
+    public func lookup(parent: Int64, name: String) throws(CatalogError) -> NodeAttributes {
+        try read { db in
+            try Self.requireDirectory(parent, in: db)
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT \(Self.attributeColumns) FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? AND e.name = ?
+                """, arguments: [parent, name]) else { throw CatalogError.namespace(.notFound) }
+            return Self.attributes(row)
+        }
+    }
+
+    /// Every entry of directory `parent` in name order, with attributes (one query, so a
+    /// 10,000-entry listing costs one round trip).
+    public func entries(of parent: Int64) throws(CatalogError) -> [NamedNode] {
+        try read { db in
+            try Self.requireDirectory(parent, in: db)
+            return try Row.fetchAll(db, sql: """
+                SELECT e.name, \(Self.attributeColumns) FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? ORDER BY e.name
+                """, arguments: [parent]).map { NamedNode(name: $0["name"], attributes: Self.attributes($0)) }
+        }
+    }
+
+    /// The directory holding `node` (the root is its own parent).
+    public func parent(of node: Int64) throws(CatalogError) -> Int64 {
+        if node == Self.rootNode { return node }
+        return try read { db in
+            try Int64.fetchOne(db, sql: "SELECT parent FROM entry WHERE node = ? LIMIT 1", arguments: [node]) ?? Self.rootNode
+        }
+    }
+
+    static func requireDirectory(_ node: Int64, in db: Database) throws {
+        guard let kind = try String.fetchOne(db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node]) else {
+            throw CatalogError.namespace(.notFound)
+        }
+        guard kind == NodeKind.directory.rawValue else { throw CatalogError.namespace(.notDirectory) }
+    }
+
+    /// Creates a file, directory or symlink named `name` in `parent`. Files get a fresh random
+    /// file id and no version (empty) until their first commit.
+    public func create(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil)
+        throws(CatalogError) -> NodeAttributes
+    {
+        try write { db in
+            try Self.requireDirectory(parent, in: db)
+            if try Self.entryNode(parent, name, in: db) != nil { throw CatalogError.namespace(.exists) }
+            let now = Self.now()
+            let fileID: Data? = kind == .file ? Data((0..<16).map { _ in UInt8.random(in: 0...255) }) : nil
+            try db.execute(sql: """
+                INSERT INTO node (kind, mode, uid, gid, size, atime, mtime, ctime, nlink, target, fileID)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [kind.rawValue, Int64(kind.typeBits | (creator.permissions & 0o7777)), Int64(creator.uid),
+                                 Int64(creator.gid), target?.count ?? 0, now, now, now, kind == .directory ? 2 : 1,
+                                 target.map { Data($0) }, fileID])
+            let node = db.lastInsertedRowID
+            try db.execute(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
+            try db.execute(sql: "UPDATE node SET mtime = ?, ctime = ?, nlink = nlink + ? WHERE id = ?",
+                           arguments: [now, now, kind == .directory ? 1 : 0, parent])
+            return try Self.attributes(of: node, in: db)
+        }
+    }
+
+    /// The target of a symlink.
+    public func symlinkTarget(_ node: Int64) throws(CatalogError) -> [UInt8] {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT kind, target FROM node WHERE id = ?", arguments: [node]) else {
+                throw CatalogError.namespace(.notFound)
+            }
+            guard (row["kind"] as String) == NodeKind.symlink.rawValue else { throw CatalogError.namespace(.invalid) }
+            return [UInt8]((row["target"] as Data?) ?? Data())
+        }
+    }
+
+    /// A second name for a file or symlink (directories cannot be hard-linked: EPERM).
+    public func link(node: Int64, parent: Int64, name: String) throws(CatalogError) -> NodeAttributes {
+        try write { db in
+            try Self.requireDirectory(parent, in: db)
+            let attributes = try Self.attributes(of: node, in: db)
+            guard attributes.kind != .directory else { throw CatalogError.namespace(.notPermitted) }
+            if try Self.entryNode(parent, name, in: db) != nil { throw CatalogError.namespace(.exists) }
+            let now = Self.now()
+            try db.execute(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
+            try db.execute(sql: "UPDATE node SET nlink = nlink + 1, ctime = ? WHERE id = ?", arguments: [now, node])
+            try db.execute(sql: "UPDATE node SET mtime = ?, ctime = ? WHERE id = ?", arguments: [now, now, parent])
+            return try Self.attributes(of: node, in: db)
+        }
+    }
+
+    /// Removes the name of a file or symlink. When it was the last name the node goes too, with
+    /// its versions (shards to the garbage queue), unless `keepIfLast` (the file is still open:
+    /// it lives on, nameless, until `removeOrphan`). Returns the node.
+    @discardableResult
+    public func unlink(parent: Int64, name: String, keepIfLast: (Int64) -> Bool) throws(CatalogError) -> Int64 {
+        try write { db in
+            guard let node = try Self.entryNode(parent, name, in: db) else { throw CatalogError.namespace(.notFound) }
+            let attributes = try Self.attributes(of: node, in: db)
+            guard attributes.kind != .directory else { throw CatalogError.namespace(.isDirectory) }
+            try Self.dropEntry(parent, name, node: node, keepIfLast: keepIfLast(node), in: db)
+            return node
+        }
+    }
+
+    /// Removes an empty directory.
+    public func rmdir(parent: Int64, name: String) throws(CatalogError) {
+        try write { db in
+            guard let node = try Self.entryNode(parent, name, in: db) else { throw CatalogError.namespace(.notFound) }
+            try Self.requireDirectory(node, in: db)
+            if try Self.hasEntries(node, in: db) { throw CatalogError.namespace(.notEmpty) }
+            try Self.dropEntry(parent, name, node: node, keepIfLast: false, in: db)
+        }
+    }
+
+    /// Deletes a file that lost its last name while open, once it is closed.
+    public func removeOrphan(_ node: Int64) throws(CatalogError) {
+        try write { db in
+            guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) == 0 else { return }
+            try db.execute(sql: "DELETE FROM node WHERE id = ? AND id != ?", arguments: [node, Self.rootNode])
+            try Self.collectGarbage(in: db)
+        }
+    }
+
+    /// Deletes every nameless node (files unlinked while open when the mount stopped); returns how many.
+    @discardableResult
+    public func removeOrphans() throws(CatalogError) -> Int {
+        try write { db in
+            try db.execute(sql: "DELETE FROM node WHERE id != ? AND NOT EXISTS (SELECT 1 FROM entry e WHERE e.node = node.id)",
+                           arguments: [Self.rootNode])
+            let removed = db.changesCount
+            try Self.collectGarbage(in: db)
+            return removed
+        }
+    }
+
+    /// Renames `name` in `parent` to `newName` in `newParent` (POSIX rename: replaces a file by a
+    /// file, a directory by an empty directory). `noReplace` fails with `exists` instead;
+    /// `exchange` swaps the two names, which must both exist.
+    public func rename(parent: Int64, name: String, newParent: Int64, newName: String, noReplace: Bool = false,
+                       exchange: Bool = false, keepIfLast: (Int64) -> Bool) throws(CatalogError)
+    {
+        try write { db in
+            try Self.requireDirectory(parent, in: db)
+            try Self.requireDirectory(newParent, in: db)
+            guard let node = try Self.entryNode(parent, name, in: db) else { throw CatalogError.namespace(.notFound) }
+            let source = try Self.attributes(of: node, in: db)
+            let target = try Self.entryNode(newParent, newName, in: db)
+            if target == node { return }
+            if source.kind == .directory, try Self.isAncestor(node, of: newParent, in: db) {
+                throw CatalogError.namespace(.invalid)
+            }
+            let now = Self.now()
+            if exchange {
+                guard let target else { throw CatalogError.namespace(.notFound) }
+                let other = try Self.attributes(of: target, in: db)
+                if other.kind == .directory, try Self.isAncestor(target, of: parent, in: db) { throw CatalogError.namespace(.invalid) }
+                try db.execute(sql: "UPDATE entry SET node = ? WHERE parent = ? AND name = ?", arguments: [target, parent, name])
+                try db.execute(sql: "UPDATE entry SET node = ? WHERE parent = ? AND name = ?", arguments: [node, newParent, newName])
+                let directoryShift = (source.kind == .directory ? 1 : 0) - (other.kind == .directory ? 1 : 0)
+                try Self.adjustLinks(parent, by: -directoryShift, now: now, in: db)
+                try Self.adjustLinks(newParent, by: directoryShift, now: now, in: db)
+                try db.execute(sql: "UPDATE node SET ctime = ? WHERE id IN (?, ?)", arguments: [now, node, target])
+                return
+            }
+            if let target {
+                if noReplace { throw CatalogError.namespace(.exists) }
+                let replaced = try Self.attributes(of: target, in: db)
+                switch (source.kind == .directory, replaced.kind == .directory) {
+                case (true, false): throw CatalogError.namespace(.notDirectory)
+                case (false, true): throw CatalogError.namespace(.isDirectory)
+                case (true, true): if try Self.hasEntries(target, in: db) { throw CatalogError.namespace(.notEmpty) }
+                case (false, false): break
+                }
+                try Self.dropEntry(newParent, newName, node: target, keepIfLast: keepIfLast(target), in: db)
+            }
+            try db.execute(sql: "UPDATE entry SET parent = ?, name = ? WHERE parent = ? AND name = ?",
+                           arguments: [newParent, newName, parent, name])
+            let isDirectory = source.kind == .directory ? 1 : 0
+            try Self.adjustLinks(parent, by: -isDirectory, now: now, in: db)
+            try Self.adjustLinks(newParent, by: isDirectory, now: now, in: db)
+            try db.execute(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [now, node])
+        }
+    }
+
+    /// Applies `changes` (times, owner, permissions) and returns the new attributes.
+    public func setAttributes(_ node: Int64, _ changes: AttributeChanges) throws(CatalogError) -> NodeAttributes {
+        try write { db in
+            var attributes = try Self.attributes(of: node, in: db)
+            if let permissions = changes.permissions { attributes.permissions = permissions & 0o7777 }
+            if let uid = changes.uid { attributes.uid = uid }
+            if let gid = changes.gid { attributes.gid = gid }
+            if let atime = changes.atime { attributes.atime = atime }
+            if let mtime = changes.mtime { attributes.mtime = mtime }
+            attributes.ctime = Self.now()
+            try db.execute(sql: "UPDATE node SET mode = ?, uid = ?, gid = ?, atime = ?, mtime = ?, ctime = ? WHERE id = ?",
+                           arguments: [Int64(attributes.mode), Int64(attributes.uid), Int64(attributes.gid), attributes.atime,
+                                       attributes.mtime, attributes.ctime, node])
+            return attributes
+        }
+    }
+
+    /// Truncates a file to zero bytes at once (no version; its old chunks to the garbage queue).
+    public func truncateToEmpty(_ node: Int64) throws(CatalogError) {
+        try write { db in
+            let now = Self.now()
+            try db.execute(sql: "DELETE FROM version WHERE node = ?", arguments: [node])
+            try db.execute(sql: "UPDATE node SET size = 0, currentVersion = NULL, degraded = 0, mtime = ?, ctime = ? WHERE id = ?",
+                           arguments: [now, now, node])
+            try Self.collectGarbage(in: db)
+        }
+    }
+
+    /// How many entries, files and bytes the namespace holds (for statfs).
+    public func usage() throws(CatalogError) -> (nodes: Int, bytes: Int) {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS c, IFNULL(SUM(size), 0) AS s FROM node")!
+            return (row["c"], row["s"])
+        }
+    }
+
+    static func entryNode(_ parent: Int64, _ name: String, in db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT node FROM entry WHERE parent = ? AND name = ?", arguments: [parent, name])
+    }
+
+    static func hasEntries(_ directory: Int64, in db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entry WHERE parent = ?)", arguments: [directory]) ?? false
+    }
+
+    /// True when `ancestor` is `node` or one of the directories above it.
+    static func isAncestor(_ ancestor: Int64, of node: Int64, in db: Database) throws -> Bool {
+        var current = node
+        for _ in 0..<4096 {
+            if current == ancestor { return true }
+            if current == rootNode { return false }
+            guard let up = try Int64.fetchOne(db, sql: "SELECT parent FROM entry WHERE node = ? LIMIT 1", arguments: [current]) else {
+                return false
+            }
+            current = up
+        }
+        return false
+    }
+
+    static func adjustLinks(_ directory: Int64, by delta: Int, now: Int64, in db: Database) throws {
+        try db.execute(sql: "UPDATE node SET nlink = nlink + ?, mtime = ?, ctime = ? WHERE id = ?",
+                       arguments: [delta, now, now, directory])
+    }
+
+    /// Removes one name; the node goes with its last name unless `keepIfLast`.
+    static func dropEntry(_ parent: Int64, _ name: String, node: Int64, keepIfLast: Bool, in db: Database) throws {
+        let now = now()
+        let kind = try String.fetchOne(db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node])
+        try db.execute(sql: "DELETE FROM entry WHERE parent = ? AND name = ?", arguments: [parent, name])
+        let isDirectory = kind == NodeKind.directory.rawValue
+        try adjustLinks(parent, by: isDirectory ? -1 : 0, now: now, in: db)
+        let remaining = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) ?? 0
+        if remaining == 0 && !(keepIfLast && !isDirectory) {
+            try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [node])
+            try collectGarbage(in: db)
+        } else {
+            try db.execute(sql: "UPDATE node SET nlink = ?, ctime = ? WHERE id = ?",
+                           arguments: [isDirectory ? 0 : remaining, now, node])
+        }
+    }
+}
+
+/// Extended attributes: any `user.*` name, stored as given. Tags live in their own table and are
+/// read and written as the `user.vishwa.tags` attribute by the mount.
+extension Catalog {
+    public func extendedAttribute(_ node: Int64, name: String) throws(CatalogError) -> [UInt8] {
+        try read { db in
+            _ = try Self.attributes(of: node, in: db)
+            guard let value = try Data.fetchOne(db, sql: "SELECT value FROM xattr WHERE node = ? AND name = ?",
+                                                arguments: [node, name]) else { throw CatalogError.namespace(.noAttribute) }
+            return [UInt8](value)
+        }
+    }
+
+    public func extendedAttributeNames(_ node: Int64) throws(CatalogError) -> [String] {
+        try read { db in
+            _ = try Self.attributes(of: node, in: db)
+            return try String.fetchAll(db, sql: "SELECT name FROM xattr WHERE node = ? ORDER BY name", arguments: [node])
+        }
+    }
+
+    /// Sets an attribute; `create` fails with `exists` when it is set, `replace` with `noAttribute` when not.
+    public func setExtendedAttribute(_ node: Int64, name: String, value: [UInt8], create: Bool, replace: Bool) throws(CatalogError) {
+        try write { db in
+            _ = try Self.attributes(of: node, in: db)
+            let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM xattr WHERE node = ? AND name = ?)",
+                                           arguments: [node, name]) ?? false
+            if create && exists { throw CatalogError.namespace(.exists) }
+            if replace && !exists { throw CatalogError.namespace(.noAttribute) }
+            try db.execute(sql: "INSERT OR REPLACE INTO xattr (node, name, value) VALUES (?, ?, ?)",
+                           arguments: [node, name, Data(value)])
+            try db.execute(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [Self.now(), node])
+        }
+    }
+
+    public func removeExtendedAttribute(_ node: Int64, name: String) throws(CatalogError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM xattr WHERE node = ? AND name = ?", arguments: [node, name])
+            guard db.changesCount > 0 else { throw CatalogError.namespace(.noAttribute) }
+            try db.execute(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [Self.now(), node])
+        }
+    }
+
+    public func tags(of node: Int64) throws(CatalogError) -> [String] {
+        try read { db in
+            _ = try Self.attributes(of: node, in: db)
+            return try Self.tags(of: node, in: db)
+        }
+    }
+
+    /// Replaces a node's tags (empty removes them all).
+    public func setTags(_ node: Int64, _ tags: [String]) throws(CatalogError) {
+        try write { db in
+            _ = try Self.attributes(of: node, in: db)
+            try db.execute(sql: "DELETE FROM tag WHERE node = ?", arguments: [node])
+            for tag in Set(tags) { try db.execute(sql: "INSERT INTO tag (node, tag) VALUES (?, ?)", arguments: [node, tag]) }
+            try db.execute(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [Self.now(), node])
+        }
+    }
+}
+
+extension Catalog {
+    /// Whether `node` still has a name (a file unlinked while open has none).
+    public func hasNames(_ node: Int64) throws(CatalogError) -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entry WHERE node = ?)", arguments: [node]) ?? false
+        }
+    }
+}

@@ -1,0 +1,402 @@
+import Logging
+import Synchronization
+import VishwaCatalog
+import VishwaClient
+import VishwaCore
+import VishwaCrypto
+
+/// How the mount behaves; `vishwafs -o` options set these.
+public struct MountOptions: Sendable {
+    public var readOnly = false
+    /// The plaintext chunk cache budget (`cache_size`).
+    public var cacheBytes = 256 << 20
+    /// Chunks fetched ahead of a sequential reader (`readahead`).
+    public var readAheadChunks = 2
+    /// Dirty chunks per open file before the oldest is sealed early.
+    public var maxDirtyChunks = 8
+    /// Seals in flight per open file.
+    public var sealWindow = 4
+    public var parameters: CodingParameters = .default
+
+    public init() {}
+}
+
+/// One open handle: the file's shared data and this handle's own read pattern.
+final class Handle: Sendable {
+    let node: Int64
+    let file: OpenFile
+    let writable: Bool
+    let readAhead: Mutex<ReadAheadDetector>
+
+    init(node: Int64, file: OpenFile, writable: Bool, readAhead: ReadAheadDetector) {
+        self.node = node
+        self.file = file
+        self.writable = writable
+        self.readAhead = Mutex(readAhead)
+    }
+}
+
+/// The filesystem the mount serves (DESIGN §9), independent of FUSE: every operation by inode
+/// (the catalog's node ids), answering values or `FSError`. Namespace operations are one
+/// catalog transaction each, run on the session's threads; file data goes through `OpenFile`.
+public final class FileSystem: Sendable {
+    public let session: VaultSession
+    public let options: MountOptions
+    public let cache: ChunkCache
+    let data: DataPath
+    var catalog: Catalog { session.catalog }
+    var logger: Logger { session.logger }
+
+    private struct OpenEntry {
+        var task: Task<OpenFile, any Error>
+        var opens: Int
+        /// Set once loaded, so `stat` can show the live size without waiting.
+        var file: OpenFile?
+    }
+
+    private let files = Mutex<[Int64: OpenEntry]>([:])
+    private let handles = Mutex<(next: UInt64, byID: [UInt64: Handle])>((1, [:]))
+    private let directories = Mutex<(next: UInt64, byID: [UInt64: [NamedNode]?])>((1, [:]))
+    /// The version whose pages the kernel may keep cached, per node (FOPEN_KEEP_CACHE).
+    private let kernelCached = Mutex<[Int64: UInt64]>([:])
+
+    public init(session: VaultSession, options: MountOptions) {
+        self.session = session
+        self.options = options
+        self.cache = ChunkCache(capacityBytes: options.cacheBytes)
+        self.data = DataPath(session: session, source: ChunkSource(session: session, cache: cache),
+                             writer: ChunkWriter(session: session, parameters: options.parameters),
+                             maxDirtyChunks: options.maxDirtyChunks, sealWindow: options.sealWindow)
+    }
+
+    /// Cleans up after a previous mount that stopped without closing its files: shards it
+    /// stored for uncommitted versions go to the garbage queue, nameless files are deleted.
+    public func recover() async throws(FSError) {
+        let catalog = catalog
+        let removed = try await db {
+            try catalog.abandonPending()
+            return try catalog.removeOrphans()
+        }
+        if removed > 0 { logger.info("removed \(removed) files unlinked while open before the last unmount") }
+    }
+
+    /// Runs catalog work on the session's threads, mapping its errors.
+    func db<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws(FSError) -> T {
+        do {
+            return try await session.blocking(body)
+        } catch {
+            throw Self.fsError(error)
+        }
+    }
+
+    static func fsError(_ error: any Error) -> FSError {
+        switch error {
+        case let error as FSError: return error
+        case let error as CatalogError:
+            guard case .namespace(let namespace) = error else { return .io("\(error)") }
+            switch namespace {
+            case .notFound: return .notFound
+            case .exists: return .exists
+            case .notEmpty: return .notEmpty
+            case .notDirectory: return .notDirectory
+            case .isDirectory: return .isDirectory
+            case .invalid: return .invalidName
+            case .notPermitted: return .notPermitted
+            case .noAttribute: return .noAttribute
+            }
+        default: return .io("\(error)")
+        }
+    }
+
+    func requireWritable() throws(FSError) {
+        if options.readOnly { throw .readOnly }
+    }
+
+    // MARK: Attributes
+
+    /// Attributes as `stat` shows them: an open file's size and mtime come from its open state.
+    func visible(_ attributes: NodeAttributes) -> NodeAttributes {
+        guard attributes.kind == .file, let file = loadedFile(attributes.id) else { return attributes }
+        var shown = attributes
+        (shown.size, shown.mtime) = file.overlay.value
+        return shown
+    }
+
+    public func lookup(parent: Int64, name: String) async throws(FSError) -> NodeAttributes {
+        let catalog = catalog
+        return visible(try await db { try catalog.lookup(parent: parent, name: name) })
+    }
+
+    public func attributes(of node: Int64) async throws(FSError) -> NodeAttributes {
+        let catalog = catalog
+        return visible(try await db { try catalog.attributes(of: node) })
+    }
+
+    /// `setattr`: owner, permissions and times in the catalog; a size change through the file's data.
+    public func setAttributes(of node: Int64, _ changes: AttributeChanges, size: Int?, handle: UInt64?) async throws(FSError)
+        -> NodeAttributes
+    {
+        try requireWritable()
+        let catalog = catalog
+        if let size {
+            guard size >= 0 else { throw .invalidName }
+            try await withFile(node, handle: handle) { file throws(FSError) in
+                try await file.truncate(to: size)
+                // A truncate outside an open handle is complete when it returns; inside one, at close.
+                if handle == nil { _ = try await file.commit() }
+            }
+        }
+        if let mtime = changes.mtime, let file = loadedFile(node) { await file.setModificationTime(mtime) }
+        let updated = try await db { try catalog.setAttributes(node, changes) }
+        return visible(updated)
+    }
+
+    public func readlink(_ node: Int64) async throws(FSError) -> [UInt8] {
+        let catalog = catalog
+        return try await db { try catalog.symlinkTarget(node) }
+    }
+
+    // MARK: Namespace
+
+    public func make(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil) async throws(FSError)
+        -> NodeAttributes
+    {
+        try requireWritable()
+        let catalog = catalog
+        return try await db { try catalog.create(parent: parent, name: name, kind: kind, creator: creator, target: target) }
+    }
+
+    public func link(_ node: Int64, parent: Int64, name: String) async throws(FSError) -> NodeAttributes {
+        try requireWritable()
+        let catalog = catalog
+        return visible(try await db { try catalog.link(node: node, parent: parent, name: name) })
+    }
+
+    public func unlink(parent: Int64, name: String) async throws(FSError) {
+        try requireWritable()
+        let catalog = catalog
+        let node = try await db { try catalog.unlink(parent: parent, name: name, keepIfLast: { self.isOpen($0) }) }
+        forgetCached(node)
+    }
+
+    public func rmdir(parent: Int64, name: String) async throws(FSError) {
+        try requireWritable()
+        let catalog = catalog
+        try await db { try catalog.rmdir(parent: parent, name: name) }
+    }
+
+    public func rename(parent: Int64, name: String, newParent: Int64, newName: String, noReplace: Bool, exchange: Bool)
+        async throws(FSError)
+    {
+        try requireWritable()
+        let catalog = catalog
+        try await db {
+            try catalog.rename(parent: parent, name: name, newParent: newParent, newName: newName, noReplace: noReplace,
+                               exchange: exchange, keepIfLast: { self.isOpen($0) })
+        }
+    }
+
+    // MARK: Directories
+
+    public func openDirectory(_ node: Int64) async throws(FSError) -> UInt64 {
+        let attributes = try await self.attributes(of: node)
+        guard attributes.kind == .directory else { throw .notDirectory }
+        return directories.withLock { state in
+            let id = state.next
+            state.next += 1
+            state.byID[id] = .some(nil)
+            return id
+        }
+    }
+
+    /// The directory's entries, read once per open handle so offsets stay stable while it is listed.
+    public func entries(_ node: Int64, handle: UInt64) async throws(FSError) -> [NamedNode] {
+        if let listed = directories.withLock({ $0.byID[handle] ?? nil }) { return listed }
+        let catalog = catalog
+        let listed = try await db { try catalog.entries(of: node) }.map { NamedNode(name: $0.name, attributes: visible($0.attributes)) }
+        directories.withLock { $0.byID[handle] = .some(listed) }
+        return listed
+    }
+
+    public func releaseDirectory(_ handle: UInt64) {
+        _ = directories.withLock { $0.byID.removeValue(forKey: handle) }
+    }
+
+    /// The parent of a directory (for `..`).
+    public func parent(of node: Int64) async throws(FSError) -> Int64 {
+        let catalog = catalog
+        return try await db { try catalog.parent(of: node) }
+    }
+
+    // MARK: Open files
+
+    /// Opens a file; returns the handle and whether the kernel may keep its cached pages.
+    public func open(_ node: Int64, writable: Bool, truncate: Bool) async throws(FSError) -> (handle: UInt64, keepCache: Bool) {
+        if writable || truncate { try requireWritable() }
+        let file = try await acquire(node)
+        do {
+            if truncate { try await file.truncate(to: 0) }
+        } catch {
+            await release(node)
+            throw error
+        }
+        let version = await file.committedVersion
+        let dirty = await file.hasChanges
+        let keepCache = kernelCached.withLock { cached in
+            defer { cached[node] = version }
+            return !dirty && cached[node] == version
+        }
+        let handle = Handle(node: node, file: file, writable: writable,
+                            readAhead: ReadAheadDetector(chunkSize: file.chunkSize, window: options.readAheadChunks))
+        let id = handles.withLock { state in
+            let id = state.next
+            state.next += 1
+            state.byID[id] = handle
+            return id
+        }
+        return (id, keepCache)
+    }
+
+    /// Creates a file and opens it.
+    public func create(parent: Int64, name: String, creator: Creator) async throws(FSError) -> (NodeAttributes, UInt64) {
+        let attributes = try await make(parent: parent, name: name, kind: .file, creator: creator)
+        let (handle, _) = try await open(attributes.id, writable: true, truncate: false)
+        return (attributes, handle)
+    }
+
+    func handle(_ id: UInt64) throws(FSError) -> Handle {
+        guard let handle = handles.withLock({ $0.byID[id] }) else { throw .io("unknown file handle \(id)") }
+        return handle
+    }
+
+    public func read(_ id: UInt64, offset: Int, length: Int) async throws(FSError) -> [UInt8] {
+        let handle = try handle(id)
+        let size = handle.file.overlay.value.size
+        let ahead = handle.readAhead.withLock { $0.record(offset: offset, length: length, fileSize: size) }
+        return try await handle.file.read(offset: offset, length: length, prefetch: ahead)
+    }
+
+    public func write(_ id: UInt64, offset: Int, bytes: [UInt8]) async throws(FSError) -> Int {
+        try requireWritable()
+        let handle = try handle(id)
+        guard handle.writable else { throw .permissionDenied }
+        return try await handle.file.write(bytes, at: offset)
+    }
+
+    /// `flush` (every close) and `fsync`: seal and commit, so an acknowledged close survives a crash.
+    public func flush(_ id: UInt64) async throws(FSError) {
+        let handle = try handle(id)
+        guard let attributes = try await handle.file.commit() else { return }
+        kernelCached.withLock { $0[handle.node] = attributes.version }
+    }
+
+    public func release(_ id: UInt64) async {
+        guard let handle = handles.withLock({ $0.byID.removeValue(forKey: id) }) else { return }
+        await release(handle.node)
+    }
+
+    /// Seals and commits every open file (unmount).
+    public func closeAll() async {
+        let open = files.withLock { $0 }
+        for (node, entry) in open {
+            guard let file = try? await entry.task.value else { continue }
+            do {
+                _ = try await file.commit()
+            } catch {
+                logger.error("node \(node): changes could not be committed at unmount: \(error)")
+            }
+        }
+    }
+
+    // MARK: The open-file registry
+
+    func isOpen(_ node: Int64) -> Bool { files.withLock { $0[node] != nil } }
+
+    private func loadedFile(_ node: Int64) -> OpenFile? {
+        // Only a file whose state is already loaded; never waits.
+        files.withLock { $0[node]?.file }
+    }
+
+    private func forgetCached(_ node: Int64) {
+        _ = kernelCached.withLock { $0.removeValue(forKey: node) }
+    }
+
+    /// The shared open state of `node`, loaded once however many handles open it.
+    func acquire(_ node: Int64) async throws(FSError) -> OpenFile {
+        let catalog = catalog, vault = session.vault, data = data
+        let task = files.withLock { files -> Task<OpenFile, any Error> in
+            if var entry = files[node] {
+                entry.opens += 1
+                files[node] = entry
+                return entry.task
+            }
+            let task = Task<OpenFile, any Error> {
+                let record = try await data.session.blocking { try catalog.file(node: node) }
+                let key = record.wrappedKey.isEmpty ? FileKeys.newKey()
+                    : try FileKeys.unwrap(record.wrappedKey, fileID: record.fileID, vault: vault)
+                return OpenFile(node: node, file: record, key: key, data: data)
+            }
+            files[node] = OpenEntry(task: task, opens: 1, file: nil)
+            return task
+        }
+        do {
+            let file = try await task.value
+            files.withLock { $0[node]?.file = file }
+            return file
+        } catch {
+            files.withLock { files in
+                if var entry = files[node] {
+                    entry.opens -= 1
+                    files[node] = entry.opens == 0 ? nil : entry
+                }
+            }
+            throw Self.fsError(error)
+        }
+    }
+
+    /// Drops one reference; the last one commits what is left (or discards a nameless file).
+    private func release(_ node: Int64) async {
+        guard let entry = files.withLock({ $0[node] }), let file = try? await entry.task.value else { return }
+        let last = files.withLock { files -> Bool in
+            guard var entry = files[node] else { return false }
+            entry.opens -= 1
+            files[node] = entry
+            return entry.opens == 0
+        }
+        guard last else { return }
+        let catalog = catalog
+        let named = (try? await db { try catalog.hasNames(node) }) ?? true
+        if named {
+            do {
+                if let attributes = try await file.commit() { kernelCached.withLock { $0[node] = attributes.version } }
+            } catch {
+                logger.error("node \(node): changes lost at close: \(error)")
+            }
+        }
+        await file.discard()
+        if !named {
+            do { try await db { try catalog.removeOrphan(node) } } catch { logger.warning("node \(node): \(error)") }
+        }
+        files.withLock { files in
+            if files[node]?.opens == 0 { files[node] = nil }
+        }
+    }
+
+    /// `withFile` runs `body` with the open state of `node`: the handle's when given, else a
+    /// temporary one (as `truncate(2)` on a closed file needs).
+    private func withFile(_ node: Int64, handle: UInt64?, _ body: (OpenFile) async throws(FSError) -> Void) async throws(FSError) {
+        if let handle, let open = try? self.handle(handle), open.node == node {
+            try await body(open.file)
+            return
+        }
+        let file = try await acquire(node)
+        do {
+            try await body(file)
+        } catch {
+            await release(node)
+            throw error
+        }
+        await release(node)
+    }
+}
+

@@ -1,0 +1,362 @@
+import Logging
+import Synchronization
+import VishwaCatalog
+import VishwaClient
+import VishwaCore
+import VishwaCrypto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What every open file's data path shares: the session, the chunk source (cache and fetches)
+/// and the chunk writer, with the memory bounds.
+struct DataPath: Sendable {
+    let session: VaultSession
+    let source: ChunkSource
+    let writer: ChunkWriter
+    /// Dirty plaintext chunks one file may hold before the oldest is sealed early.
+    let maxDirtyChunks: Int
+    /// Seals in flight per file; a writer past it waits (backpressure instead of unbounded memory).
+    let sealWindow: Int
+}
+
+/// Size and modification time as `stat` shows them while a file is open and being written.
+final class Overlay: Sendable {
+    private let state: Mutex<(size: Int, mtime: Int64)>
+    init(size: Int, mtime: Int64) { state = Mutex((size, mtime)) }
+    var value: (size: Int, mtime: Int64) { state.withLock { $0 } }
+    func set(size: Int, mtime: Int64) { state.withLock { $0 = (size, mtime) } }
+}
+
+/// The data of one open file, shared by all its handles (DESIGN §3, §4).
+///
+/// The committed version is the base. Writes go to dirty plaintext chunks in memory (never to
+/// disk); a chunk that fills up is sealed (encoded and stored) in the background; `commit`
+/// seals the rest and records the new version in one catalog transaction, reusing the base's
+/// unchanged chunks. Reads see dirty and sealed chunks first, then the base.
+///
+/// Writers, truncates and commits take `lock` (they await inside); reads do not.
+actor OpenFile {
+    let node: Int64
+    let chunkSize: Int
+    nonisolated let overlay: Overlay
+    private let data: DataPath
+    private let key: SecretBytes
+    private var file: FileRecord
+    private var base: [Int: ChunkRecord]
+    /// Bytes of the base still valid: a shrinking truncate lowers it, so old bytes never come back.
+    private var baseValid: Int
+    private var size: Int
+    private var mtime: Int64
+    private var dirty: [Int: [UInt8]] = [:]
+    private var sealing: [Int: Task<ChunkRecord, any Error>] = [:]
+    private var sealed: [Int: ChunkRecord] = [:]
+    private var pendingVersion: UInt64?
+    private var changed = false
+    /// Set when a seal failed: every later flush fails until the file is closed (its unsealed
+    /// data is gone; committing without it would be a silent hole).
+    private var failure: String?
+    private let lock = AsyncMutex()
+
+    init(node: Int64, file: FileRecord, key: SecretBytes, data: DataPath) {
+        self.node = node
+        self.file = file
+        self.key = key
+        self.data = data
+        self.chunkSize = file.chunks.isEmpty ? data.writer.parameters.chunkSize : file.chunkSize
+        self.base = Dictionary(uniqueKeysWithValues: file.chunks.map { ($0.position, $0) })
+        self.baseValid = file.size
+        self.size = file.size
+        self.mtime = file.mtime
+        self.overlay = Overlay(size: file.size, mtime: file.mtime)
+    }
+
+    var hasChanges: Bool { changed }
+    var committedVersion: UInt64 { file.versionNumber }
+
+    // MARK: Reads
+
+    /// Bytes `offset..<offset+length` (fewer at the end of the file). `prefetch` names chunks
+    /// worth fetching ahead (sequential reading).
+    func read(offset: Int, length: Int, prefetch: Range<Int>) async throws(FSError) -> [UInt8] {
+        let end = min(offset + length, size)
+        guard offset < end else { return [] }
+        for position in prefetch where dirty[position] == nil && sealing[position] == nil && sealed[position] == nil {
+            if let chunk = base[position], position * chunkSize < baseValid {
+                data.source.prefetch(chunk, of: file, key: key)
+            }
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(end - offset)
+        var cursor = offset
+        while cursor < end {
+            let position = cursor / chunkSize
+            let start = position * chunkSize
+            let upto = min(end, start + chunkSize)
+            let content = try await self.content(of: position)
+            let from = cursor - start, to = upto - start
+            let available = min(to, content.count)
+            if from < available { out.append(contentsOf: content[from..<available]) }
+            if max(from, available) < to { out.append(contentsOf: repeatElement(0, count: to - max(from, available))) }
+            cursor = upto
+        }
+        return out
+    }
+
+    /// The plaintext of chunk `position` as the file holds it now; shorter than the chunk (or
+    /// empty) where the rest reads as zeros.
+    private func content(of position: Int) async throws(FSError) -> [UInt8] {
+        if let bytes = dirty[position] { return bytes }
+        do {
+            if let task = sealing[position] {
+                if let version = pendingVersion,
+                   let bytes = data.source.cache.get(ChunkKey(fileID: file.fileID, version: version, index: position)) {
+                    return bytes
+                }
+                return try await data.source.plaintext(try await task.value, of: file, key: key)
+            }
+            if let record = sealed[position] { return try await data.source.plaintext(record, of: file, key: key) }
+            guard let chunk = base[position], position * chunkSize < baseValid else { return [] }
+            let bytes = try await data.source.plaintext(chunk, of: file, key: key)
+            let valid = baseValid - position * chunkSize
+            return valid >= bytes.count ? bytes : Array(bytes[0..<valid])
+        } catch let error as FSError {
+            throw error
+        } catch {
+            throw .io("\(file.path) chunk \(position): \(error)")
+        }
+    }
+
+    // MARK: Writes
+
+    /// Writes `bytes` at `offset`; returns when they are in memory (sealed chunks go out in the
+    /// background, at most `sealWindow` at once).
+    func write(_ bytes: [UInt8], at offset: Int) async throws(FSError) -> Int {
+        do {
+            return try await lock.withLock {
+                if let failure { throw FSError.io(failure) }
+                var cursor = 0
+                while cursor < bytes.count {
+                    let position = (offset + cursor) / chunkSize
+                    let start = position * chunkSize
+                    let within = offset + cursor - start
+                    let count = min(bytes.count - cursor, chunkSize - within)
+                    // The chunk's current bytes matter unless this write covers all of them.
+                    let current = max(0, min(start + chunkSize, size) - start)
+                    try await materialize(position, load: !(within == 0 && count >= current))
+                    dirty[position]!.withUnsafeMutableBytes { target in
+                        bytes.withUnsafeBytes { source in
+                            target.baseAddress!.advanced(by: within)
+                                .copyMemory(from: source.baseAddress!.advanced(by: cursor), byteCount: count)
+                        }
+                    }
+                    cursor += count
+                    size = max(size, offset + cursor)
+                    if within + count == chunkSize { try await startSeal(position) }
+                }
+                touch()
+                while dirty.count > data.maxDirtyChunks, let oldest = dirty.keys.min() { try await startSeal(oldest) }
+                return bytes.count
+            }
+        } catch let error as FSError {
+            throw error
+        } catch {
+            throw .io("\(error)")
+        }
+    }
+
+    /// Sets the size: growing reads as zeros; shrinking drops the bytes past the end for good.
+    func truncate(to newSize: Int) async throws(FSError) {
+        do {
+            try await lock.withLock {
+                if let failure { throw FSError.io(failure) }
+                if newSize < size {
+                    let keep = (newSize + chunkSize - 1) / chunkSize
+                    for position in dirty.keys where position >= keep { dirty[position] = nil }
+                    for position in sealing.keys where position >= keep { await settle(position) }
+                    for (position, record) in sealed where position >= keep {
+                        sealed[position] = nil
+                        await abandon(record)
+                    }
+                    if newSize % chunkSize != 0 {
+                        let position = newSize / chunkSize
+                        try await materialize(position, load: true)
+                        let from = newSize - position * chunkSize
+                        dirty[position]!.withUnsafeMutableBytes { buffer in
+                            _ = memset(buffer.baseAddress! + from, 0, chunkSize - from)
+                        }
+                    }
+                    baseValid = min(baseValid, newSize)
+                }
+                size = newSize
+                touch()
+            }
+        } catch let error as FSError {
+            throw error
+        } catch {
+            throw .io("\(error)")
+        }
+    }
+
+    /// Sets the modification time a commit records (`utimens` on an open file, as `cp -a` does).
+    func setModificationTime(_ time: Int64) {
+        mtime = time
+        overlay.set(size: size, mtime: mtime)
+    }
+
+    private func touch() {
+        changed = true
+        mtime = Self.now()
+        overlay.set(size: size, mtime: mtime)
+    }
+
+    /// Makes chunk `position` a dirty buffer of `chunkSize` bytes: its current content when
+    /// `load`, zeros otherwise. A sealed copy it replaces becomes garbage.
+    private func materialize(_ position: Int, load: Bool) async throws {
+        if dirty[position] != nil { return }
+        if sealing[position] != nil { await settle(position) }
+        if let failure { throw FSError.io(failure) }
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        if let record = sealed[position] {
+            if load { try await copy(data.source.plaintext(record, of: file, key: key), into: &buffer, limit: size - position * chunkSize) }
+            sealed[position] = nil
+            await abandon(record)
+        } else if load, let chunk = base[position], position * chunkSize < baseValid {
+            try await copy(data.source.plaintext(chunk, of: file, key: key), into: &buffer, limit: baseValid - position * chunkSize)
+        }
+        dirty[position] = buffer
+    }
+
+    private func copy(_ bytes: [UInt8], into buffer: inout [UInt8], limit: Int) {
+        let count = max(0, min(bytes.count, limit, buffer.count))
+        buffer.replaceSubrange(0..<count, with: bytes[0..<count])
+    }
+
+    /// Hands dirty chunk `position` to the writer in the background.
+    private func startSeal(_ position: Int) async throws {
+        guard let buffer = dirty[position] else { return }
+        let length = min(chunkSize, size - position * chunkSize)
+        guard length > 0 else {
+            dirty[position] = nil
+            return
+        }
+        let version = try await reservedVersion()
+        guard dirty[position] != nil else { return }
+        dirty[position] = nil
+        let plain = length == chunkSize ? buffer : Array(buffer[0..<length])
+        // Readable from memory while it is being stored (and after, until evicted).
+        data.source.cache.put(ChunkKey(fileID: file.fileID, version: version, index: position), plain)
+        let writer = data.writer, fileID = file.fileID, key = key
+        sealing[position] = Task { try await writer.seal(plain, position: position, fileID: fileID, version: version, key: key) }
+        while sealing.count > data.sealWindow, let oldest = sealing.keys.min() { await settle(oldest) }
+    }
+
+    /// Waits for the seal of `position` to finish and records its outcome.
+    private func settle(_ position: Int) async {
+        guard let task = sealing[position] else { return }
+        do {
+            let record = try await task.value
+            if sealing[position] == task { sealed[position] = record }
+        } catch {
+            failure = failure ?? "\(file.path): storing chunk \(position) failed: \(error)"
+            data.session.logger.error("\(failure!)")
+        }
+        if sealing[position] == task { sealing[position] = nil }
+    }
+
+    private func reservedVersion() async throws -> UInt64 {
+        if let pendingVersion { return pendingVersion }
+        let catalog = data.session.catalog, node = node
+        let version = try await data.session.blocking { try catalog.reserveVersion(node) }
+        pendingVersion = version
+        return version
+    }
+
+    /// Sends a sealed chunk that no version will use to the garbage queue.
+    private func abandon(_ record: ChunkRecord) async {
+        let catalog = data.session.catalog
+        let shards = record.shards.map { (shardID: $0.shardID, host: $0.hostID) }
+        do {
+            try await data.session.blocking { try catalog.abandonPending(shards) }
+        } catch {
+            data.session.logger.warning("could not queue \(shards.count) replaced shards for gc: \(error)")
+        }
+    }
+
+    // MARK: Commit
+
+    /// Seals every dirty chunk, waits for all seals, and commits the new version (DESIGN §3):
+    /// before it, readers see the old version whole; after it, the new one. Returns the new
+    /// attributes, or nil when there was nothing to commit.
+    func commit() async throws(FSError) -> NodeAttributes? {
+        do {
+            return try await lock.withLock { () async throws -> NodeAttributes? in
+                if let failure { throw FSError.io(failure) }
+                guard changed else { return nil }
+                let count = (size + chunkSize - 1) / chunkSize
+                for position in 0..<count where dirty[position] == nil {
+                    if sealing[position] != nil { await settle(position) }
+                    let stored = sealed[position] != nil || (base[position] != nil && position * chunkSize < baseValid)
+                    if stored && reusable(position) == nil {
+                        try await materialize(position, load: true)
+                    }
+                }
+                for position in dirty.keys.sorted() { try await startSeal(position) }
+                for position in sealing.keys.sorted() { await settle(position) }
+                if let failure { throw FSError.io(failure) }
+                let chunks = (0..<count).compactMap { reusable($0) }
+                let parameters = data.writer.parameters
+                let version = NewVersion(size: size, chunkSize: chunkSize, k: parameters.k, m: parameters.m,
+                                         wrappedKey: FileKeys.wrap(key, fileID: file.fileID, vault: data.session.vault),
+                                         chunks: chunks, degraded: chunks.contains { $0.shards.count < $0.k + $0.m })
+                let number = try await reservedVersion()
+                let catalog = data.session.catalog, node = node, mtime = mtime
+                let (attributes, committed) = try await data.session.blocking {
+                    let attributes = try catalog.commitVersion(node: node, number: number, version: version, mtime: mtime)
+                    return (attributes, try catalog.file(node: node))
+                }
+                file = committed
+                base = Dictionary(uniqueKeysWithValues: committed.chunks.map { ($0.position, $0) })
+                baseValid = committed.size
+                sealed = [:]
+                pendingVersion = nil
+                changed = false
+                return attributes
+            }
+        } catch let error as FSError {
+            throw error
+        } catch let error as CatalogError {
+            if case .namespace(.notFound) = error { throw .notFound }
+            throw .io("\(file.path): commit failed: \(error)")
+        } catch {
+            throw .io("\(file.path): \(error)")
+        }
+    }
+
+    /// The stored chunk that holds position `position` exactly as the file has it now, if any.
+    private func reusable(_ position: Int) -> ChunkRecord? {
+        let length = min(chunkSize, size - position * chunkSize)
+        if let record = sealed[position] { return record.length == length ? record : nil }
+        if let chunk = base[position], chunk.length == length, position * chunkSize + length <= baseValid { return chunk }
+        return nil
+    }
+
+    /// Drops uncommitted changes (after a failure, or when a nameless file closes): sealed
+    /// chunks go to the garbage queue.
+    func discard() async {
+        await lock.withLock {
+            for position in sealing.keys.sorted() { await settle(position) }
+            for record in sealed.values { await abandon(record) }
+            sealed = [:]
+            dirty = [:]
+            changed = false
+        }
+    }
+
+    static func now() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+}

@@ -1,0 +1,178 @@
+import CFuse3
+import VishwaCatalog
+import VishwaFS
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension FuseOperations {
+    static func installFileOperations(_ ops: inout fuse_lowlevel_ops) {
+        ops.create = { request, parent, name, mode, _ in
+            let creator = FuseOperations.creator(request, mode: mode)
+            FuseOperations.withName(request, name) { name in
+                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                    let (attributes, handle) = try await fs.create(parent: FuseOperations.node(parent), name: name, creator: creator)
+                    return .created(attributes, handle: handle)
+                }
+            }
+        }
+        ops.open = { request, inode, info in
+            let flags = info?.pointee.flags ?? 0
+            let writable = flags & O_ACCMODE != O_RDONLY
+            let truncate = flags & O_TRUNC != 0
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                let (handle, keepCache) = try await fs.open(FuseOperations.node(inode), writable: writable, truncate: truncate)
+                return .opened(handle: handle, keepCache: keepCache)
+            }
+        }
+        ops.read = { request, _, size, offset, info in
+            guard let handle = info?.pointee.fh else {
+                fuse_reply_err(request, EBADF)
+                return
+            }
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                .bytes(try await fs.read(handle, offset: Int(offset), length: size))
+            }
+        }
+        ops.write = { request, _, buffer, size, offset, info in
+            guard let handle = info?.pointee.fh, let buffer else {
+                fuse_reply_err(request, EBADF)
+                return
+            }
+            // The buffer is libfuse's, reused as soon as this returns: copy it first.
+            let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: size))
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                .written(try await fs.write(handle, offset: Int(offset), bytes: bytes))
+            }
+        }
+        ops.flush = { request, _, info in
+            guard let handle = info?.pointee.fh else {
+                fuse_reply_err(request, EBADF)
+                return
+            }
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                try await fs.flush(handle)
+                return .ok
+            }
+        }
+        ops.fsync = { request, _, _, info in
+            guard let handle = info?.pointee.fh else {
+                fuse_reply_err(request, EBADF)
+                return
+            }
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                try await fs.flush(handle)
+                return .ok
+            }
+        }
+        ops.release = { request, _, info in
+            guard let handle = info?.pointee.fh else {
+                fuse_reply_err(request, 0)
+                return
+            }
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                await fs.release(handle)
+                return .ok
+            }
+        }
+    }
+
+    static func installDirectoryOperations(_ ops: inout fuse_lowlevel_ops) {
+        ops.opendir = { request, inode, _ in
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                .opened(handle: try await fs.openDirectory(FuseOperations.node(inode)), keepCache: false)
+            }
+        }
+        ops.readdir = { request, inode, size, offset, info in
+            FuseOperations.listDirectory(request, inode: inode, size: size, offset: offset, handle: info?.pointee.fh ?? 0, plus: false)
+        }
+        ops.readdirplus = { request, inode, size, offset, info in
+            FuseOperations.listDirectory(request, inode: inode, size: size, offset: offset, handle: info?.pointee.fh ?? 0, plus: true)
+        }
+        ops.releasedir = { request, _, info in
+            if let handle = info?.pointee.fh { FuseMount.mount(of: request).filesystem?.releaseDirectory(handle) }
+            fuse_reply_err(request, 0)
+        }
+        ops.fsyncdir = { request, _, _, _ in
+            // Every namespace change is already a committed catalog transaction.
+            fuse_reply_err(request, 0)
+        }
+        ops.statfs = { request, _ in
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in .statfs(try await fs.capacity()) }
+        }
+    }
+
+    /// Answers a listing from slot `offset` on: 0 is `.`, 1 is `..`, then the entries by name.
+    /// Each slot's cookie is the index of the next, so a listing resumes where it stopped.
+    static func listDirectory(_ request: fuse_req_t?, inode: fuse_ino_t, size: Int, offset: off_t, handle: UInt64, plus: Bool) {
+        FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+            let directory = FuseOperations.node(inode)
+            let entries = try await fs.entries(directory, handle: handle)
+            let start = Int(offset)
+            // A slot takes at least 24 bytes (more with attributes): never build more than fit.
+            let most = size / (plus ? 150 : 24) + 2
+            var slots: [DirectorySlot] = []
+            if start <= 1 {
+                let own = try await fs.attributes(of: directory)
+                if start == 0 { slots.append(DirectorySlot(name: ".", attributes: own, offset: 1)) }
+                var up = own
+                up.id = try await fs.parent(of: directory)
+                slots.append(DirectorySlot(name: "..", attributes: up, offset: 2))
+            }
+            let first = max(0, start - 2)
+            if first < entries.count {
+                for (index, entry) in entries[first..<min(entries.count, first + most)].enumerated() {
+                    slots.append(DirectorySlot(name: entry.name, attributes: entry.attributes, offset: first + index + 3))
+                }
+            }
+            return .directory(slots, size: size, plus: plus)
+        }
+    }
+
+    static func installAttributeOperations(_ ops: inout fuse_lowlevel_ops) {
+        ops.getxattr = { request, inode, name, size in
+            FuseOperations.withName(request, name) { name in
+                if name.hasPrefix("security.") {
+                    // Asked before every write; answered here without a catalog round trip.
+                    fuse_reply_err(request, ENODATA)
+                    return
+                }
+                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                    FuseOperations.sized(try await fs.extendedAttribute(FuseOperations.node(inode), name: name), room: size)
+                }
+            }
+        }
+        ops.listxattr = { request, inode, size in
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                let names = try await fs.extendedAttributeNames(FuseOperations.node(inode))
+                return FuseOperations.sized(names.flatMap { Array($0.utf8) + [0] }, room: size)
+            }
+        }
+        ops.setxattr = { request, inode, name, value, size, flags in
+            let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+            let create = Int(flags) & XATTR_CREATE != 0, replace = Int(flags) & XATTR_REPLACE != 0
+            FuseOperations.withName(request, name) { name in
+                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                    try await fs.setExtendedAttribute(FuseOperations.node(inode), name: name, value: bytes, create: create, replace: replace)
+                    return .ok
+                }
+            }
+        }
+        ops.removexattr = { request, inode, name in
+            FuseOperations.withName(request, name) { name in
+                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                    try await fs.removeExtendedAttribute(FuseOperations.node(inode), name: name)
+                    return .ok
+                }
+            }
+        }
+    }
+
+    /// The xattr protocol: size 0 asks for the length; a smaller buffer than the value is ERANGE.
+    static func sized(_ value: [UInt8], room: Int) -> Reply {
+        if room == 0 { return .xattrSize(value.count) }
+        if value.count > room { return .error(ERANGE) }
+        return .bytes(value)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import VishwaClient
+import VishwaCore
+import VishwaFS
+import VishwaFUSE
+import VishwaVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line on standard error, prefixed with the program name.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("vishwafs: " + message + "\n").utf8))
+}
+
+/// Everything that can be checked before the process forks is checked here, so a mistake is
+/// reported on the terminal and not in a log file nobody reads.
+func prepare(_ arguments: MountArguments) throws -> (VaultHome, Vault) {
+    var info = stat()
+    guard stat(arguments.mountpoint, &info) == 0 else {
+        throw StartError.setup("mountpoint \(arguments.mountpoint) does not exist: \(String(cString: strerror(errno)))")
+    }
+    guard info.st_mode & S_IFMT == S_IFDIR else { throw StartError.setup("mountpoint \(arguments.mountpoint) is not a directory") }
+    if !arguments.allowNonEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: arguments.mountpoint),
+       !entries.isEmpty {
+        throw StartError.setup("mountpoint \(arguments.mountpoint) is not empty (\(entries.count) entries); "
+                               + "mount on an empty folder, or pass -o nonempty to hide what is there")
+    }
+    let home = VaultHome.resolve(arguments.home, environment: ProcessInfo.processInfo.environment)
+    guard FileManager.default.fileExists(atPath: home.path + "/catalog.sqlite") || FileManager.default.fileExists(atPath: home.keyFile)
+    else { throw VaultError.missing(path: home.path) }
+    if let file = arguments.passphraseFile {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw StartError.setup("cannot read passphrase file \(file)")
+        }
+        return (home, try Vault.open(in: home, passphrase: Array(String(decoding: data, as: UTF8.self)
+            .trimmingCharacters(in: .newlines).utf8)))
+    }
+    let vault: Vault
+    do {
+        vault = try Vault.open(in: home, passphrase: nil)
+    } catch {
+        guard case .passphraseRequired = error, isatty(STDIN_FILENO) != 0 else { throw error }
+        guard let typed = getpass("passphrase for \(home.keyFile): ") else { throw StartError.setup("no passphrase") }
+        vault = try Vault.open(in: home, passphrase: Array(String(cString: typed).utf8))
+    }
+    return (home, vault)
+}
+
+/// One mount per vault: a second would commit over the first's open files.
+func lockVault(_ home: VaultHome) throws -> Int32 {
+    let fd = open(home.path + "/mount.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw StartError.setup("cannot open \(home.path)/mount.lock: \(String(cString: strerror(errno)))") }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        throw StartError.setup("the vault at \(home.path) is already mounted by another vishwafs")
+    }
+    return fd
+}
+
+/// In the background, log lines go to `vishwafs.log` in the vault's folder.
+func redirectLog(to path: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    if fd >= 0 {
+        dup2(fd, STDERR_FILENO)
+        close(fd)
+    }
+}
+
+func main() -> Int32 {
+    let parsed: MountArguments
+    do {
+        switch try MountArguments.parse(Array(CommandLine.arguments.dropFirst())) {
+        case .help:
+            print(MountArguments.usage)
+            return 0
+        case .version:
+            print("vishwafs 0.1.0 (libfuse \(Errno.libfuseVersion))")
+            return 0
+        case .mount(let arguments):
+            parsed = arguments
+        }
+    } catch {
+        printError("\(error)")
+        return 64
+    }
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = parsed.debug ? .debug : .info
+        return handler
+    }
+    let logger = Logger(label: "vishwafs")
+    let home: VaultHome, vault: Vault, mount: FuseMount
+    do {
+        (home, vault) = try prepare(parsed)
+        _ = try lockVault(home)
+        var fuseOptions = ["fsname=vishwa", "subtype=vishwafs", "default_permissions"] + parsed.fuseOptions
+        if parsed.debug { fuseOptions.append("debug") }
+        mount = try FuseMount(mountpoint: parsed.mountpoint, options: fuseOptions, attributeTimeout: parsed.attributeTimeout,
+                              entryTimeout: parsed.entryTimeout, logger: logger)
+    } catch {
+        printError("\(error)")
+        return 1
+    }
+    // Fork now, before any thread exists; the parent returns once the child is set up.
+    FuseMount.daemonize(foreground: parsed.foreground)
+    if !parsed.foreground { redirectLog(to: home.path + "/vishwafs.log") }
+    let filesystem: FileSystem
+    do {
+        let session = try VaultSession(home: home, vault: vault, logger: logger)
+        filesystem = FileSystem(session: session, options: parsed.options)
+        try blockingWait { () async -> Result<Void, any Error> in
+            do { try await filesystem.recover() } catch { return .failure(error) }
+            return .success(())
+        }.get()
+    } catch {
+        logger.error("cannot start: \(error)")
+        mount.stop()
+        return 1
+    }
+    mount.raiseReadAhead()
+    let monitor = HostMonitor(session: filesystem.session, logger: logger)
+    monitor.start()
+    logger.info("mounted \(home.path) at \(parsed.mountpoint)")
+    let status = mount.serve(filesystem)
+    monitor.stop()
+    blockingWait { await filesystem.session.close() }
+    logger.info("unmounted \(parsed.mountpoint)")
+    return status == 0 ? 0 : 1
+}
+
+exit(main())
