@@ -4,6 +4,10 @@
 set -euo pipefail
 
 PACKAGES=(fuse3 libfuse3-dev libsodium-dev libsqlite3-dev libisal-dev pkg-config attr)
+# `--test`: also what the mount tests drive through the mount (scripts/test.sh passes it).
+if [ "${1:-}" = "--test" ]; then
+    PACKAGES+=(rsync git ffmpeg python3 psmisc)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

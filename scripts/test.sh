@@ -10,7 +10,7 @@ export PATH="/opt/swift/usr/bin:$PATH"
 
 log() { echo "test.sh: $*"; }
 
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh --test
 # The interoperability tests drive our Noise transport with an independent implementation.
 python3 -m pip install --quiet --disable-pip-version-check noiseprotocol 2>/dev/null \
     || log "could not install noiseprotocol from PyPI; the interop tests will say so"
@@ -27,7 +27,20 @@ sweep() {
         kill -9 $pids 2>/dev/null || true
     fi
 }
+# Mounts a killed run left behind, only under our own test prefix (other FUSE mounts may exist).
+# A mount whose daemon hangs is aborted through fusectl first, so unmounting cannot block.
+sweep_mounts() {
+    local point minor
+    mountpoint -q /sys/fs/fuse/connections 2>/dev/null || mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null || true
+    while read -r minor point; do
+        case "$point" in /tmp/vishwa-*) ;; *) continue ;; esac
+        log "unmounting leftover $point"
+        [ -w "/sys/fs/fuse/connections/$minor/abort" ] && echo 1 > "/sys/fs/fuse/connections/$minor/abort" || true
+        fusermount3 -u -z "$point" 2>/dev/null || umount -l "$point" 2>/dev/null || true
+    done < <(awk '$9 == "fuse.vishwafs" { split($3, dev, ":"); print dev[2], $5 }' /proc/self/mountinfo)
+}
 sweep
+sweep_mounts
 
 log "building (debug, with tests)"
 swift build --build-tests
@@ -41,6 +54,7 @@ if [ "$status" -eq 124 ]; then
 fi
 # `timeout` stops `swift test` but not its .xctest child.
 sweep
+sweep_mounts
 
 # The Debian package: built with a static Swift runtime, unpacked into a scratch root, run there.
 if [ "$status" -eq 0 ]; then

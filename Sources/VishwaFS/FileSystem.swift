@@ -118,7 +118,12 @@ public final class FileSystem: Sendable {
     func visible(_ attributes: NodeAttributes) -> NodeAttributes {
         guard attributes.kind == .file, let file = loadedFile(attributes.id) else { return attributes }
         var shown = attributes
-        (shown.size, shown.mtime) = file.overlay.value
+        let (size, mtime) = file.overlay.value
+        shown.size = size
+        if mtime > shown.mtime {
+            shown.mtime = mtime
+            shown.ctime = max(shown.ctime, mtime)
+        }
         return shown
     }
 

@@ -21,7 +21,8 @@ struct DataPath: Sendable {
     let sealWindow: Int
 }
 
-/// Size and modification time as `stat` shows them while a file is open and being written.
+/// Size and modification time as `stat` shows them while a file is open and being written
+/// (a write changes ctime too: the mtime it sets is the ctime shown).
 final class Overlay: Sendable {
     private let state: Mutex<(size: Int, mtime: Int64)>
     init(size: Int, mtime: Int64) { state = Mutex((size, mtime)) }

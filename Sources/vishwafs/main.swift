@@ -119,7 +119,8 @@ func main() -> Int32 {
         mount.stop()
         return 1
     }
-    mount.raiseReadAhead()
+    // It stats the mountpoint, which the kernel asks of us: only once the loop below serves.
+    Thread.detachNewThread { mount.raiseReadAhead() }
     let monitor = HostMonitor(session: filesystem.session, logger: logger)
     monitor.start()
     logger.info("mounted \(home.path) at \(parsed.mountpoint)")

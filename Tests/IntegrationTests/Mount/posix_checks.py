@@ -590,6 +590,10 @@ def check_mode_bits(t):
 @check("special_files")
 def check_special_files(t):
     """A FIFO (tar, cp -a and rsync -a copy them)."""
+    if NO_SPECIAL_FILES:
+        expect_errno("mkfifo where special files are refused", errno.EPERM, os.mkfifo, t.p("fifo"), 0o644)
+        expect_eq("listing after a refused fifo", [], os.listdir(t.dir))
+        return
     os.mkfifo(t.p("fifo"), 0o644)
     mode = os.lstat(t.p("fifo")).st_mode
     expect(stat.S_ISFIFO(mode), "mkfifo: st_mode %o is not S_IFIFO" % mode)
@@ -1130,9 +1134,11 @@ def check_scandir_types(t):
     os.symlink("file", t.p("link-file"))
     os.symlink("dir", t.p("link-dir"))
     os.symlink("missing", t.p("link-dangling"))
-    os.mkfifo(t.p("fifo"))
     expected = {"file": (True, False, False), "dir": (False, True, False), "link-file": (False, False, True),
-                "link-dir": (False, False, True), "link-dangling": (False, False, True), "fifo": (False, False, False)}
+                "link-dir": (False, False, True), "link-dangling": (False, False, True)}
+    if not NO_SPECIAL_FILES:
+        os.mkfifo(t.p("fifo"))
+        expected["fifo"] = (False, False, False)
     seen = {}
     for entry in os.scandir(t.dir):
         seen[entry.name] = (entry.is_file(follow_symlinks=False), entry.is_dir(follow_symlinks=False),
@@ -1357,6 +1363,12 @@ def check_name_case_normalization(t):
 def check_name_non_utf8(t):
     directory = os.fsencode(t.dir)
     names = [b"latin1-caf\xe9", b"bad-\xff\xfe-bytes", b"\x80lone-continuation", b"ctl-\x01\x1f\x7f"]
+    if UTF8_NAMES_ONLY:
+        # A filesystem that stores names as text must refuse other bytes with EILSEQ, never mangle them.
+        for name in names:
+            expect_errno("create %r" % name, errno.EILSEQ, lambda: write_file(os.path.join(directory, name), name))
+        expect_eq("listing after refused names", [], os.listdir(directory))
+        return
     for name in names:
         write_file(os.path.join(directory, name), name)
     expect_eq("listing of names that are not UTF-8", sorted(names), sorted(os.listdir(directory)))
@@ -1713,6 +1725,10 @@ def parse_names(text, known, option):
     return set(names)
 
 
+UTF8_NAMES_ONLY = False
+NO_SPECIAL_FILES = False
+
+
 def main():
     parser = argparse.ArgumentParser(description="POSIX behaviour checks run inside DIR (see the docstring).")
     parser.add_argument("dir", nargs="?", metavar="DIR", help="directory on the filesystem to check")
@@ -1721,7 +1737,14 @@ def main():
     parser.add_argument("--seed", default="vishwa", help="seed for the random data (default: vishwa)")
     parser.add_argument("--keep", action="store_true", help="leave the work directory in place")
     parser.add_argument("--list", action="store_true", help="print the check names and exit")
+    parser.add_argument("--utf8-names-only", action="store_true",
+                        help="names that are not UTF-8 must be refused with EILSEQ (not stored)")
+    parser.add_argument("--no-special-files", action="store_true",
+                        help="FIFOs and device nodes are refused (EPERM); leave them out of other checks")
     args = parser.parse_args()
+    global UTF8_NAMES_ONLY, NO_SPECIAL_FILES
+    UTF8_NAMES_ONLY = args.utf8_names_only
+    NO_SPECIAL_FILES = args.no_special_files
     known = [name for name, _ in CHECKS]
     if args.list:
         print("\n".join(known))
