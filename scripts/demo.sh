@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: installs, builds in release mode, starts 5 vishwa-shard hosts on
-# 127.0.0.1 with stores under ./demo/, creates a demo vault and pairs the hosts.
+# 127.0.0.1 with stores under ./demo/, creates a demo vault, pairs the hosts and mounts the vault
+# at ./demo/mnt.
 #   scripts/demo.sh        start (idempotent: a running demo is left alone)
 #   scripts/demo.sh stop   stop every process it started, by pid
 set -euo pipefail
@@ -12,6 +13,15 @@ BIN="$ROOT/.build/release"
 HOSTS=5
 
 stop() {
+    # The mount first: it commits open files, and needs the hosts for that.
+    if mountpoint -q "$DEMO/mnt" 2>/dev/null; then
+        fusermount3 -u "$DEMO/mnt" || fusermount3 -u -z "$DEMO/mnt"
+        echo "demo: unmounted $DEMO/mnt"
+    fi
+    if [ -e "$DEMO/pids/vishwafs.pid" ]; then
+        pid=$(cat "$DEMO/pids/vishwafs.pid")
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
     if [ -d "$DEMO/pids" ]; then
         for pidfile in "$DEMO"/pids/*.pid; do
             [ -e "$pidfile" ] || continue
@@ -37,6 +47,7 @@ bash scripts/bootstrap.sh
 echo "demo: building (release; the first build takes a few minutes)"
 swift build -c release --product vishwa
 swift build -c release --product vishwa-shard
+swift build -c release --product vishwafs
 
 mkdir -p "$DEMO/pids"
 export VISHWA_HOME="$DEMO/home"
@@ -63,21 +74,38 @@ for i in $(seq 1 $HOSTS); do
     echo "demo: host$i serving on 127.0.0.1:$port (pid $(cat "$pidfile"))"
 done
 
+mkdir -p "$DEMO/mnt"
+if mountpoint -q "$DEMO/mnt"; then
+    echo "demo: $DEMO/mnt is already mounted"
+else
+    # -f keeps vishwafs a child we can stop by pid; auto_unmount cleans up if it is killed.
+    "$BIN/vishwafs" "$DEMO/mnt" --home "$VISHWA_HOME" -f -o auto_unmount 2> "$DEMO/vishwafs.log" &
+    echo $! > "$DEMO/pids/vishwafs.pid"
+    for _ in $(seq 200); do mountpoint -q "$DEMO/mnt" && break; sleep 0.05; done
+    mountpoint -q "$DEMO/mnt" || { echo "demo: the mount did not come up; see $DEMO/vishwafs.log" >&2; exit 1; }
+    echo "demo: vault mounted at $DEMO/mnt (pid $(cat "$DEMO/pids/vishwafs.pid"), log $DEMO/vishwafs.log)"
+fi
+
 cat <<TXT
 
-Vishwarupa demo is running: $HOSTS hosts on 127.0.0.1:7421-$((7420 + HOSTS)), vault in $VISHWA_HOME.
-(The vishwafs mount is not built yet; everything below works through the command line.)
+Vishwarupa demo is running: $HOSTS hosts on 127.0.0.1:7421-$((7420 + HOSTS)), vault in $VISHWA_HOME,
+mounted at $DEMO/mnt. Every file put there is cut into 4 MiB chunks, each coded into 6+4 encrypted
+shards spread over the hosts; any 6 shards of 10 rebuild a chunk.
 
 Try, in this shell:
   export VISHWA_HOME=$VISHWA_HOME PATH=$BIN:\$PATH
-  vishwa devices                                  # the hosts, online, capacity
-  vishwa upload /etc/services --folder etc --tags demo
-  vishwa list; vishwa verify
-  vishwa download /etc/services /tmp/services.copy && cmp /etc/services /tmp/services.copy
+  cp -a /usr/share/doc/bash $DEMO/mnt/ && ls -l $DEMO/mnt/bash
+  getfattr -n user.vishwa.health $DEMO/mnt/bash/*      # shards per chunk, host losses tolerated
+  getfattr -n user.vishwa.placement $DEMO/mnt/bash/*   # which host holds what
+  setfattr -n user.vishwa.tags -v docs,demo $DEMO/mnt/bash/* && vishwa list --tag demo
+  mpv $DEMO/mnt/some-video.mp4                          # plays and seeks from the mount
+  vishwa devices                                      # the hosts, online, capacity
   kill \$(cat $DEMO/pids/host1.pid) \$(cat $DEMO/pids/host2.pid)   # lose two hosts...
-  vishwa download /etc/services /tmp/again --force   # ...the file still reads
-  vishwa status; vishwa log
-  vishwa bench codec; vishwa bench transport
+  cat $DEMO/mnt/bash/* > /dev/null && echo still readable   # ...files still read
+  vishwa fsck; vishwa status; vishwa log
 
-Stop everything: scripts/demo.sh stop
+The command line works beside the mount: vishwa upload FILE --folder F --tags a,b shows up in
+$DEMO/mnt/F with those tags.
+
+Stop everything (unmounts first): scripts/demo.sh stop
 TXT

@@ -55,6 +55,9 @@ public final class FileSystem: Sendable {
     }
 
     private let files = Mutex<[Int64: OpenEntry]>([:])
+    /// Files whose last handle closed and whose commit is still running: a new open waits for it,
+    /// so it loads the version that commit makes (and never shares state being torn down).
+    private let closing = Mutex<[Int64: Task<Void, Never>]>([:])
     private let handles = Mutex<(next: UInt64, byID: [UInt64: Handle])>((1, [:]))
     private let directories = Mutex<(next: UInt64, byID: [UInt64: [NamedNode]?])>((1, [:]))
     /// The version whose pages the kernel may keep cached, per node (FOPEN_KEEP_CACHE).
@@ -302,6 +305,7 @@ public final class FileSystem: Sendable {
 
     /// Seals and commits every open file (unmount).
     public func closeAll() async {
+        for task in closing.withLock({ Array($0.values) }) { await task.value }
         let open = files.withLock { $0 }
         for (node, entry) in open {
             guard let file = try? await entry.task.value else { continue }
@@ -335,7 +339,9 @@ public final class FileSystem: Sendable {
                 files[node] = entry
                 return entry.task
             }
+            let previous = closing.withLock { $0[node] }
             let task = Task<OpenFile, any Error> {
+                await previous?.value
                 let record = try await data.session.blocking { try catalog.file(node: node) }
                 let key = record.wrappedKey.isEmpty ? FileKeys.newKey()
                     : try FileKeys.unwrap(record.wrappedKey, fileID: record.fileID, vault: vault)
@@ -359,21 +365,40 @@ public final class FileSystem: Sendable {
         }
     }
 
-    /// Drops one reference; the last one commits what is left (or discards a nameless file).
+    /// Drops one reference. The last one takes the file out of the registry and commits what is
+    /// left (or discards a nameless file) before a new open may load it again.
     private func release(_ node: Int64) async {
-        guard let entry = files.withLock({ $0[node] }), let file = try? await entry.task.value else { return }
-        let last = files.withLock { files -> Bool in
-            guard var entry = files[node] else { return false }
+        let last = files.withLock { files -> OpenEntry? in
+            guard var entry = files[node] else { return nil }
             entry.opens -= 1
-            files[node] = entry
-            return entry.opens == 0
+            if entry.opens > 0 {
+                files[node] = entry
+                return nil
+            }
+            files[node] = nil
+            return entry
         }
-        guard last else { return }
-        let catalog = catalog
+        guard let last, let file = try? await last.task.value else { return }
+        let work = closing.withLock { closing -> Task<Void, Never> in
+            let earlier = closing[node]
+            let task = Task { await earlier?.value; await self.close(file) }
+            closing[node] = task
+            return task
+        }
+        await work.value
+        closing.withLock { closing in
+            if closing[node] == work { closing[node] = nil }
+        }
+    }
+
+    private func close(_ file: OpenFile) async {
+        let node = file.node, catalog = catalog
         let named = (try? await db { try catalog.hasNames(node) }) ?? true
         if named {
             do {
                 if let attributes = try await file.commit() { kernelCached.withLock { $0[node] = attributes.version } }
+            } catch .notFound {
+                // Unlinked and gone meanwhile: nothing left to keep.
             } catch {
                 logger.error("node \(node): changes lost at close: \(error)")
             }
@@ -381,9 +406,6 @@ public final class FileSystem: Sendable {
         await file.discard()
         if !named {
             do { try await db { try catalog.removeOrphan(node) } } catch { logger.warning("node \(node): \(error)") }
-        }
-        files.withLock { files in
-            if files[node]?.opens == 0 { files[node] = nil }
         }
     }
 

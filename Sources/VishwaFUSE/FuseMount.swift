@@ -77,6 +77,7 @@ public final class FuseMount: @unchecked Sendable {
     public func serve(_ filesystem: FileSystem) -> Int32 {
         guard let session else { return 1 }
         self.filesystem = filesystem
+        FuseMount.setStopSignals(blocked: false)
         var config = fuse_loop_config(clone_fd: 0, max_idle_threads: 16)
         let status = vishwa_fuse_session_loop_mt(session, &config)
         logger.info("stopping: committing open files")
@@ -227,6 +228,18 @@ public func blockingWait<T: Sendable>(_ body: @escaping @Sendable () async -> T)
 }
 
 extension FuseMount {
+    static let stopSignals = [SIGTERM, SIGINT, SIGHUP]
+
+    /// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the threads it starts later).
+    public static func blockStopSignals() { setStopSignals(blocked: true) }
+
+    static func setStopSignals(blocked: Bool) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in stopSignals { sigaddset(&set, signal) }
+        pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nil)
+    }
+
     /// Forks into the background unless `foreground` (libfuse's own daemonize: the parent exits
     /// once the child has detached). Call before any thread starts.
     public static func daemonize(foreground: Bool) {

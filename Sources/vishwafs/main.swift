@@ -85,6 +85,10 @@ func main() -> Int32 {
         printError("\(error)")
         return 64
     }
+    // libfuse's handlers for these signals end the loop only when they run on the thread in the
+    // loop: block them here, before any thread exists, so every thread inherits the block, and
+    // FuseMount.serve unblocks them on the serving thread alone.
+    FuseMount.blockStopSignals()
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = parsed.debug ? .debug : .info

@@ -90,7 +90,7 @@ import Glibc
         for host in [vault.hosts[0], vault.hosts[2]] {
             let flipped = try vault.shell("""
                 n=0
-                for f in $(find '\(host.dir)/vaults' -type f); do
+                for f in $(find '\(host.dir)/store/vaults' -type f); do
                     size=$(stat -c %s "$f"); off=$((size / 2))
                     printf "$(printf '\\\\x%02x' $(( ($(od -An -tu1 -j$off -N1 "$f") + 1) % 256 )))" | dd of="$f" bs=1 seek=$off conv=notrunc status=none
                     n=$((n + 1))
@@ -115,11 +115,19 @@ import Glibc
             cp old "$MNT/file"
             """)
         #expect(made.status == 0, "\(made.stderr)")
-        // A slow writer: 1 MiB every 50 ms, so the crash lands after some chunks were sealed.
+        // A slow writer, one open for the whole overwrite: 1 MiB every 50 ms, so the crash lands
+        // after some chunks were sealed and stored, before the close that would commit them.
         let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: "/bin/bash")
-        writer.arguments = ["-c", "for i in $(seq 0 31); do dd if=new of=\"$0/file\" bs=1M skip=$i seek=$i count=1 conv=notrunc status=none || exit 0; sleep 0.05; done",
-                            vault.mountpoint]
+        writer.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        writer.arguments = ["-c", """
+            import os, sys, time
+            data = open("new", "rb").read()
+            fd = os.open(sys.argv[1] + "/file", os.O_WRONLY)
+            for i in range(32):
+                os.pwrite(fd, data[i << 20:(i + 1) << 20], i << 20)
+                time.sleep(0.05)
+            os.close(fd)
+            """, vault.mountpoint]
         writer.currentDirectoryURL = URL(fileURLWithPath: vault.scratch.path)
         writer.standardError = FileHandle.nullDevice
         try writer.run()
