@@ -103,7 +103,8 @@ import VishwaWire
                 return
             }
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // A hang detector, not a speed test: a busy shared machine may take seconds to time out.
+        #expect(ContinuousClock.now - start < .seconds(30))
         kill(fleet.hosts[0].pid, SIGCONT)
         await fleet.pool.closeAll()
     }
