@@ -84,6 +84,14 @@ public struct FileRecord: Sendable {
     public var chunks: [ChunkRecord]
 }
 
+extension FileRecord {
+    /// A file just created, with no version yet (what the mount opens without a catalog read).
+    public static func empty(node: Int64, fileID: [UInt8], mtime: Int64) -> FileRecord {
+        FileRecord(node: node, path: "node \(node)", fileID: fileID, size: 0, mtime: mtime, versionNumber: 0, chunkSize: 0,
+                   k: 0, m: 0, wrappedKey: [], degraded: false, tags: [], chunks: [])
+    }
+}
+
 /// One line of `vishwa list`.
 public struct FileSummary: Sendable, Codable {
     public var node: Int64

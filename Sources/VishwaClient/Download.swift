@@ -67,6 +67,38 @@ public struct Reader: Sendable {
         throw ClientError.unreadable("cannot read \(file.path): chunk \(chunk.position) has only \(got.count) good shards of the \(chunk.k) needed\(reasons)")
     }
 
+    /// Bytes `range` of a chunk from just the data shards that cover them (DESIGN §4: a small
+    /// read fetches and decrypts one or two shards, not the chunk). When one of them is missing,
+    /// slow or fails authentication, the whole chunk is rebuilt from any k shards instead.
+    public func range(_ range: Range<Int>, of chunk: ChunkRecord, of file: FileRecord, key: SecretBytes,
+                      hosts: [Int64: HostEndpoint]) async throws -> [UInt8] {
+        let parameters = try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1))
+        let codec = ShardCodec(parameters: parameters)
+        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
+                                   version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
+        let needed = codec.dataShards(coveringOffset: range.lowerBound, length: range.count, chunkLength: chunk.length)
+        let locations: [ShardLocation] = chunk.shards.filter { needed.contains($0.index) }.compactMap { shard in
+            guard let host = hosts[shard.hostID] else { return nil }
+            return ShardLocation(index: shard.index, id: WireShardID(bytes: shard.shardID)!, host: host)
+        }
+        if locations.count == needed.count {
+            let fetched = await session.pool.hedgedFetch(locations, need: locations.count, extra: 0) { location, body in
+                body.withUnsafeReadableBytes { ShardHeader(parsing: $0)?.index == location.index }
+            }
+            if fetched.shards.count == needed.count {
+                // One or two pieces: decrypting here costs less than a hop to another thread.
+                do {
+                    return try codec.decodeRange(offset: range.lowerBound, length: range.count, from: fetched.shards.map(\.1),
+                                                 context: context, key: key)
+                } catch {
+                    session.logger.warning("chunk \(chunk.position) of \(file.path): \(error); rebuilding it from any \(chunk.k) shards")
+                }
+            }
+        }
+        let whole = try await self.chunk(chunk, of: file, key: key, hosts: hosts)
+        return Array(whole[range])
+    }
+
     /// Writes the current version of `node` to `outPath`, through a temp file beside it renamed
     /// at the end (so `outPath` is never half-written).
     public func download(

@@ -26,10 +26,11 @@ public final class VaultSession: Sendable {
     }
 
     /// A session for a vault already unlocked (the mount unlocks before it daemonizes).
-    public init(home: VaultHome, vault: Vault, logger: Logger) throws {
+    /// `syncEveryCommit`: see `Catalog.init`; the mount passes false and syncs on fsync.
+    public init(home: VaultHome, vault: Vault, logger: Logger, syncEveryCommit: Bool = true) throws {
         self.home = home
         self.vault = vault
-        self.catalog = try Catalog(path: home.path + "/catalog.sqlite")
+        self.catalog = try Catalog(path: home.path + "/catalog.sqlite", syncEveryCommit: syncEveryCommit)
         // One event loop per core: each host connection's Noise work runs on its loop.
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         self.threads = NIOThreadPool(numberOfThreads: max(2, System.coreCount))

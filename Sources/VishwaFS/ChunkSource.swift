@@ -41,6 +41,16 @@ final class ChunkSource: Sendable {
         return try await task.value
     }
 
+    /// Bytes `range` of `chunk`: from the cache or a fetch of the whole chunk already on its way,
+    /// else from just the data shards that cover them (not cached: a random reader would evict
+    /// whole chunks for a few bytes each).
+    func bytes(_ range: Range<Int>, of chunk: ChunkRecord, of file: FileRecord, key: SecretBytes) async throws -> [UInt8] {
+        let cacheKey = Self.key(chunk)
+        if let bytes = cache.get(cacheKey) { return Array(bytes[range]) }
+        if let running = inflight.withLock({ $0[cacheKey] }) { return Array(try await running.value[range]) }
+        return try await Reader(session: session).range(range, of: chunk, of: file, key: key, hosts: try hostEndpoints())
+    }
+
     /// Starts fetching `chunk` into the cache unless it is there or on its way.
     func prefetch(_ chunk: ChunkRecord, of file: FileRecord, key: SecretBytes) {
         let cacheKey = Self.key(chunk)

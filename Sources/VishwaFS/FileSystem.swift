@@ -13,7 +13,7 @@ public struct MountOptions: Sendable {
     /// Chunks fetched ahead of a sequential reader (`readahead`).
     public var readAheadChunks = 2
     /// Dirty chunks per open file before the oldest is sealed early.
-    public var maxDirtyChunks = 8
+    public var maxDirtyChunks = 4
     /// Seals in flight per open file.
     public var sealWindow = 4
     public var parameters: CodingParameters = .default
@@ -58,6 +58,8 @@ public final class FileSystem: Sendable {
     /// Files whose last handle closed and whose commit is still running: a new open waits for it,
     /// so it loads the version that commit makes (and never shares state being torn down).
     private let closing = Mutex<[Int64: Task<Void, Never>]>([:])
+    /// Open files that lost a name while open (they may have none left).
+    private let maybeNameless = Mutex<Set<Int64>>([])
     private let handles = Mutex<(next: UInt64, byID: [UInt64: Handle])>((1, [:]))
     private let directories = Mutex<(next: UInt64, byID: [UInt64: [NamedNode]?])>((1, [:]))
     /// The version whose pages the kernel may keep cached, per node (FOPEN_KEEP_CACHE).
@@ -256,20 +258,28 @@ public final class FileSystem: Sendable {
         }
         let handle = Handle(node: node, file: file, writable: writable,
                             readAhead: ReadAheadDetector(chunkSize: file.chunkSize, window: options.readAheadChunks))
-        let id = handles.withLock { state in
+        return (register(handle), keepCache)
+    }
+
+    /// Creates a file and opens it. The new file's open state is made here, without reading
+    /// back what was just written (creating many small files is a common load).
+    public func create(parent: Int64, name: String, creator: Creator) async throws(FSError) -> (NodeAttributes, UInt64) {
+        let attributes = try await make(parent: parent, name: name, kind: .file, creator: creator)
+        let file = OpenFile(node: attributes.id, file: .empty(node: attributes.id, fileID: attributes.fileID, mtime: attributes.mtime),
+                            key: FileKeys.newKey(), data: data)
+        files.withLock { $0[attributes.id] = OpenEntry(task: Task { file }, opens: 1, file: file) }
+        kernelCached.withLock { $0[attributes.id] = 0 }
+        return (attributes, register(Handle(node: attributes.id, file: file, writable: true,
+                                            readAhead: ReadAheadDetector(chunkSize: file.chunkSize, window: options.readAheadChunks))))
+    }
+
+    private func register(_ handle: Handle) -> UInt64 {
+        handles.withLock { state in
             let id = state.next
             state.next += 1
             state.byID[id] = handle
             return id
         }
-        return (id, keepCache)
-    }
-
-    /// Creates a file and opens it.
-    public func create(parent: Int64, name: String, creator: Creator) async throws(FSError) -> (NodeAttributes, UInt64) {
-        let attributes = try await make(parent: parent, name: name, kind: .file, creator: creator)
-        let (handle, _) = try await open(attributes.id, writable: true, truncate: false)
-        return (attributes, handle)
     }
 
     func handle(_ id: UInt64) throws(FSError) -> Handle {
@@ -291,11 +301,20 @@ public final class FileSystem: Sendable {
         return try await handle.file.write(bytes, at: offset)
     }
 
-    /// `flush` (every close) and `fsync`: seal and commit, so an acknowledged close survives a crash.
-    public func flush(_ id: UInt64) async throws(FSError) {
+    /// `flush` (every close) and `fsync`: seal and commit, so an acknowledged close survives a
+    /// crash of any process; `durable` (fsync) also puts the catalog on disk.
+    public func flush(_ id: UInt64, durable: Bool = false) async throws(FSError) {
         let handle = try handle(id)
-        guard let attributes = try await handle.file.commit() else { return }
-        kernelCached.withLock { $0[handle.node] = attributes.version }
+        if let attributes = try await handle.file.commit() {
+            kernelCached.withLock { $0[handle.node] = attributes.version }
+        }
+        if durable { try await sync() }
+    }
+
+    /// Puts every catalog commit so far on disk (fsync, fsyncdir).
+    public func sync() async throws(FSError) {
+        let catalog = catalog
+        try await db { try catalog.sync() }
     }
 
     public func release(_ id: UInt64) async {
@@ -319,7 +338,13 @@ public final class FileSystem: Sendable {
 
     // MARK: The open-file registry
 
-    func isOpen(_ node: Int64) -> Bool { files.withLock { $0[node] != nil } }
+    /// Whether `node` is open; if so it is remembered as possibly nameless, so its last close
+    /// checks whether it must be deleted.
+    func isOpen(_ node: Int64) -> Bool {
+        let open = files.withLock { $0[node] != nil }
+        if open { _ = maybeNameless.withLock { $0.insert(node) } }
+        return open
+    }
 
     private func loadedFile(_ node: Int64) -> OpenFile? {
         // Only a file whose state is already loaded; never waits.
@@ -393,7 +418,8 @@ public final class FileSystem: Sendable {
 
     private func close(_ file: OpenFile) async {
         let node = file.node, catalog = catalog
-        let named = (try? await db { try catalog.hasNames(node) }) ?? true
+        let checkNames = maybeNameless.withLock { $0.remove(node) != nil }
+        let named = checkNames ? ((try? await db { try catalog.hasNames(node) }) ?? true) : true
         if named {
             do {
                 if let attributes = try await file.commit() { kernelCached.withLock { $0[node] = attributes.version } }

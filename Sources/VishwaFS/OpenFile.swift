@@ -95,38 +95,42 @@ actor OpenFile {
             let position = cursor / chunkSize
             let start = position * chunkSize
             let upto = min(end, start + chunkSize)
-            let content = try await self.content(of: position)
-            let from = cursor - start, to = upto - start
-            let available = min(to, content.count)
-            if from < available { out.append(contentsOf: content[from..<available]) }
-            if max(from, available) < to { out.append(contentsOf: repeatElement(0, count: to - max(from, available))) }
+            let bytes = try await self.bytes(of: position, from: cursor - start, to: upto - start, whole: !prefetch.isEmpty)
+            out.append(contentsOf: bytes)
+            if bytes.count < upto - cursor { out.append(contentsOf: repeatElement(0, count: upto - cursor - bytes.count)) }
             cursor = upto
         }
         return out
     }
 
-    /// The plaintext of chunk `position` as the file holds it now; shorter than the chunk (or
-    /// empty) where the rest reads as zeros.
-    private func content(of position: Int) async throws(FSError) -> [UInt8] {
-        if let bytes = dirty[position] { return bytes }
+    /// Bytes `from..<to` of chunk `position` as the file holds them now; shorter where the rest
+    /// reads as zeros. `whole` fetches (and caches) the whole chunk, for sequential readers;
+    /// otherwise only the shards that cover the range are fetched.
+    private func bytes(of position: Int, from: Int, to: Int, whole: Bool) async throws(FSError) -> ArraySlice<UInt8> {
+        if let bytes = dirty[position] { return bytes[from..<to] }
         do {
             if let task = sealing[position] {
                 if let version = pendingVersion,
                    let bytes = data.source.cache.get(ChunkKey(fileID: file.fileID, version: version, index: position)) {
-                    return bytes
+                    return bytes[from..<min(to, bytes.count)]
                 }
-                return try await data.source.plaintext(try await task.value, of: file, key: key)
+                return try await stored(try await task.value, from: from, to: to, whole: whole)
             }
-            if let record = sealed[position] { return try await data.source.plaintext(record, of: file, key: key) }
+            if let record = sealed[position] { return try await stored(record, from: from, to: to, whole: whole) }
             guard let chunk = base[position], position * chunkSize < baseValid else { return [] }
-            let bytes = try await data.source.plaintext(chunk, of: file, key: key)
-            let valid = baseValid - position * chunkSize
-            return valid >= bytes.count ? bytes : Array(bytes[0..<valid])
+            return try await stored(chunk, from: from, to: min(to, baseValid - position * chunkSize), whole: whole)
         } catch let error as FSError {
             throw error
         } catch {
             throw .io("\(file.path) chunk \(position): \(error)")
         }
+    }
+
+    private func stored(_ chunk: ChunkRecord, from: Int, to: Int, whole: Bool) async throws -> ArraySlice<UInt8> {
+        let end = min(to, chunk.length)
+        guard from < end else { return [] }
+        if whole { return try await data.source.plaintext(chunk, of: file, key: key)[from..<end] }
+        return ArraySlice(try await data.source.bytes(from..<end, of: chunk, of: file, key: key))
     }
 
     // MARK: Writes

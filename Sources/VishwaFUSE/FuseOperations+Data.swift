@@ -62,7 +62,7 @@ extension FuseOperations {
                 return
             }
             FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                try await fs.flush(handle)
+                try await fs.flush(handle, durable: true)
                 return .ok
             }
         }
@@ -95,8 +95,11 @@ extension FuseOperations {
             fuse_reply_err(request, 0)
         }
         ops.fsyncdir = { request, _, _, _ in
-            // Every namespace change is already a committed catalog transaction.
-            fuse_reply_err(request, 0)
+            // Every namespace change is already a committed catalog transaction; this puts them on disk.
+            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                try await fs.sync()
+                return .ok
+            }
         }
         ops.statfs = { request, _ in
             FuseMount.mount(of: request).answer(request) { fs throws(FSError) in .statfs(try await fs.capacity()) }
@@ -133,8 +136,9 @@ extension FuseOperations {
     static func installAttributeOperations(_ ops: inout fuse_lowlevel_ops) {
         ops.getxattr = { request, inode, name, size in
             FuseOperations.withName(request, name) { name in
-                if name.hasPrefix("security.") {
-                    // Asked before every write; answered here without a catalog round trip.
+                if !name.hasPrefix("user.") {
+                    // security.capability is asked before every write, ACLs by every `ls -l`: none is
+                    // ever stored, so the answer is given here without a round trip.
                     fuse_reply_err(request, ENODATA)
                     return
                 }

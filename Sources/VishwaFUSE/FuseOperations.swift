@@ -49,6 +49,9 @@ enum FuseOperations {
             guard let connection else { return }
             // Above 1 MiB the kernel rejects the session (see NOTES); 1 MiB writes keep per-request cost low.
             connection.pointee.max_write = 1 << 20
+            // Always list with attributes: `ls -l` then needs no lookup per entry.
+            let readdirplusAuto: UInt32 = 1 << 14
+            connection.pointee.want &= ~readdirplusAuto
         }
         ops.lookup = { request, parent, name in
             FuseOperations.withName(request, name) { name in

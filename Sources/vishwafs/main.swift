@@ -10,6 +10,9 @@ import VishwaVault
 import Glibc
 #endif
 
+/// glibc's mallopt (malloc.h is not part of Swift's Glibc module).
+@_silgen_name("mallopt") func mallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
 /// One line on standard error, prefixed with the program name.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data(("vishwafs: " + message + "\n").utf8))
@@ -89,6 +92,10 @@ func main() -> Int32 {
     // loop: block them here, before any thread exists, so every thread inherits the block, and
     // FuseMount.serve unblocks them on the serving thread alone.
     FuseMount.blockStopSignals()
+    // Chunk buffers (MiBs each) are mapped and unmapped on their own, never kept in malloc's
+    // arenas: without a fixed threshold glibc raises it after the first free and the arenas of
+    // many threads hold freed chunks, so memory would grow past cache_size for no use.
+    _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 512 << 10)
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = parsed.debug ? .debug : .info
@@ -112,7 +119,7 @@ func main() -> Int32 {
     if !parsed.foreground { redirectLog(to: home.path + "/vishwafs.log") }
     let filesystem: FileSystem
     do {
-        let session = try VaultSession(home: home, vault: vault, logger: logger)
+        let session = try VaultSession(home: home, vault: vault, logger: logger, syncEveryCommit: false)
         filesystem = FileSystem(session: session, options: parsed.options)
         try blockingWait { () async -> Result<Void, any Error> in
             do { try await filesystem.recover() } catch { return .failure(error) }
