@@ -16,9 +16,11 @@ public struct Capacity: Sendable {
 /// (the kernel asks for `security.capability` on every write).
 extension FileSystem {
     static let tagsAttribute = "user.vishwa.tags"
+    public static let healthAttribute = "user.vishwa.health"
     static let readOnlyAttributes: Set<String> = ["user.vishwa.id", "user.vishwa.health", "user.vishwa.placement"]
 
-    public func extendedAttribute(_ node: Int64, name: String) async throws(FSError) -> [UInt8] {
+    /// Every attribute but `user.vishwa.health`, which asks the hosts (`health(_:)`, async).
+    public func extendedAttribute(_ node: Int64, name: String) throws(FSError) -> [UInt8] {
         guard name.hasPrefix("user.") else {
             // No ACLs, capabilities or labels are stored: "none" rather than "unsupported", so readers carry on.
             throw .noAttribute
@@ -26,28 +28,28 @@ extension FileSystem {
         let catalog = catalog
         switch name {
         case Self.tagsAttribute:
-            let tags = try await db { try catalog.tags(of: node) }
+            let tags = try now { try catalog.tags(of: node) }
             guard !tags.isEmpty else { throw .noAttribute }
             return Array(tags.joined(separator: ",").utf8)
         case "user.vishwa.id":
-            let attributes = try await db { try catalog.attributes(of: node) }
+            let attributes = try now { try catalog.attributes(of: node) }
             guard attributes.kind == .file else { throw .noAttribute }
             return Array(Hex.encode(attributes.fileID).utf8)
-        case "user.vishwa.health":
-            return Array(try await health(node).utf8)
+        case Self.healthAttribute:
+            throw .io("user.vishwa.health is answered by health(_:)")
         case "user.vishwa.placement":
-            return Array(try await placement(node).utf8)
+            return Array(try placement(node).utf8)
         default:
-            return try await db { try catalog.extendedAttribute(node, name: name) }
+            return try now { try catalog.extendedAttribute(node, name: name) }
         }
     }
 
     /// Names to list: stored `user.*` attributes and the tags attribute when there are tags.
     /// The read-only descriptions are readable by name but not listed, so `cp -a` and `rsync -X`
     /// do not try to copy them.
-    public func extendedAttributeNames(_ node: Int64) async throws(FSError) -> [String] {
+    public func extendedAttributeNames(_ node: Int64) throws(FSError) -> [String] {
         let catalog = catalog
-        return try await db {
+        return try now {
             var names = try catalog.extendedAttributeNames(node)
             if !(try catalog.tags(of: node)).isEmpty { names.append(Self.tagsAttribute) }
             return names
@@ -55,7 +57,7 @@ extension FileSystem {
     }
 
     public func setExtendedAttribute(_ node: Int64, name: String, value: [UInt8], create: Bool, replace: Bool)
-        async throws(FSError)
+        throws(FSError)
     {
         guard name.hasPrefix("user.") else { throw .notSupported }
         guard !Self.readOnlyAttributes.contains(name) else { throw .notPermitted }
@@ -64,7 +66,7 @@ extension FileSystem {
         if name == Self.tagsAttribute {
             guard let text = String(validating: value, as: UTF8.self) else { throw .illegalByteSequence }
             let tags = text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
-            try await db {
+            try now {
                 let existing = try catalog.tags(of: node)
                 if create && !existing.isEmpty { throw CatalogError.namespace(.exists) }
                 if replace && existing.isEmpty { throw CatalogError.namespace(.noAttribute) }
@@ -73,26 +75,26 @@ extension FileSystem {
             return
         }
         guard value.count <= 65536 else { throw .noSpace }
-        try await db { try catalog.setExtendedAttribute(node, name: name, value: value, create: create, replace: replace) }
+        try now { try catalog.setExtendedAttribute(node, name: name, value: value, create: create, replace: replace) }
     }
 
-    public func removeExtendedAttribute(_ node: Int64, name: String) async throws(FSError) {
+    public func removeExtendedAttribute(_ node: Int64, name: String) throws(FSError) {
         guard name.hasPrefix("user.") else { throw .notSupported }
         guard !Self.readOnlyAttributes.contains(name) else { throw .notPermitted }
         try requireWritable()
         let catalog = catalog
         if name == Self.tagsAttribute {
-            try await db {
+            try now {
                 guard !(try catalog.tags(of: node)).isEmpty else { throw CatalogError.namespace(.noAttribute) }
                 try catalog.setTags(node, [])
             }
             return
         }
-        try await db { try catalog.removeExtendedAttribute(node, name: name) }
+        try now { try catalog.removeExtendedAttribute(node, name: name) }
     }
 
     /// e.g. "healthy: 10/10 shards per chunk, tolerates 2 host losses" (asks the hosts).
-    func health(_ node: Int64) async throws(FSError) -> String {
+    public func health(_ node: Int64) async throws(FSError) -> String {
         let catalog = catalog
         let attributes = try await db { try catalog.attributes(of: node) }
         guard attributes.kind == .file else { throw .noAttribute }
@@ -105,9 +107,9 @@ extension FileSystem {
     }
 
     /// Where the shards are: per host, how many shards of how many chunks it holds.
-    func placement(_ node: Int64) async throws(FSError) -> String {
+    func placement(_ node: Int64) throws(FSError) -> String {
         let catalog = catalog
-        return try await db {
+        return try now {
             let attributes = try catalog.attributes(of: node)
             guard attributes.kind == .file else { throw FSError.noAttribute }
             let file = try catalog.file(node: node)
@@ -120,9 +122,9 @@ extension FileSystem {
     }
 
     /// Usable space across active hosts × k/n, from the hosts' last answers.
-    public func capacity() async throws(FSError) -> Capacity {
+    public func capacity() throws(FSError) -> Capacity {
         let catalog = catalog, parameters = options.parameters
-        return try await db {
+        return try now {
             let hosts = try catalog.hosts().filter { $0.state == "active" }
             let raw = hosts.reduce(0) { total, host in
                 let capacity = host.capacityBytes ?? 0

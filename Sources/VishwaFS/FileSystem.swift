@@ -94,6 +94,17 @@ public final class FileSystem: Sendable {
         }
     }
 
+    /// Runs catalog work right here. Namespace operations use it: they are short local SQLite
+    /// calls, made on the FUSE worker thread that asked (never on the cooperative pool), which
+    /// saves two thread hops per request.
+    func now<T>(_ body: () throws -> T) throws(FSError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw Self.fsError(error)
+        }
+    }
+
     static func fsError(_ error: any Error) -> FSError {
         switch error {
         case let error as FSError: return error
@@ -132,75 +143,81 @@ public final class FileSystem: Sendable {
         return shown
     }
 
-    public func lookup(parent: Int64, name: String) async throws(FSError) -> NodeAttributes {
+    public func lookup(parent: Int64, name: String) throws(FSError) -> NodeAttributes {
         let catalog = catalog
-        return visible(try await db { try catalog.lookup(parent: parent, name: name) })
+        return visible(try now { try catalog.lookup(parent: parent, name: name) })
     }
 
-    public func attributes(of node: Int64) async throws(FSError) -> NodeAttributes {
+    public func attributes(of node: Int64) throws(FSError) -> NodeAttributes {
         let catalog = catalog
-        return visible(try await db { try catalog.attributes(of: node) })
+        return visible(try now { try catalog.attributes(of: node) })
     }
 
-    /// `setattr`: owner, permissions and times in the catalog; a size change through the file's data.
+    /// `setattr` of owner, permissions and times: the catalog alone.
+    public func setAttributes(of node: Int64, _ changes: AttributeChanges) throws(FSError) -> NodeAttributes {
+        try requireWritable()
+        let catalog = catalog
+        if let mtime = changes.mtime, let file = loadedFile(node) { file.overlay.setModificationTime(mtime) }
+        return visible(try now { try catalog.setAttributes(node, changes) })
+    }
+
+    /// `setattr` with a size: truncates through the file's data (and commits at once when no
+    /// handle is open), then applies the other changes. An mtime set on an open file (as `cp -a`
+    /// does before closing) is what its commit records.
     public func setAttributes(of node: Int64, _ changes: AttributeChanges, size: Int?, handle: UInt64?) async throws(FSError)
         -> NodeAttributes
     {
         try requireWritable()
-        let catalog = catalog
         if let size {
             guard size >= 0 else { throw .invalidName }
             try await withFile(node, handle: handle) { file throws(FSError) in
                 try await file.truncate(to: size)
-                // A truncate outside an open handle is complete when it returns; inside one, at close.
                 if handle == nil { _ = try await file.commit() }
             }
         }
-        if let mtime = changes.mtime, let file = loadedFile(node) { await file.setModificationTime(mtime) }
-        let updated = try await db { try catalog.setAttributes(node, changes) }
-        return visible(updated)
+        return try setAttributes(of: node, changes)
     }
 
-    public func readlink(_ node: Int64) async throws(FSError) -> [UInt8] {
+    public func readlink(_ node: Int64) throws(FSError) -> [UInt8] {
         let catalog = catalog
-        return try await db { try catalog.symlinkTarget(node) }
+        return try now { try catalog.symlinkTarget(node) }
     }
 
     // MARK: Namespace
 
-    public func make(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil) async throws(FSError)
+    public func make(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil) throws(FSError)
         -> NodeAttributes
     {
         try requireWritable()
         let catalog = catalog
-        return try await db { try catalog.create(parent: parent, name: name, kind: kind, creator: creator, target: target) }
+        return try now { try catalog.create(parent: parent, name: name, kind: kind, creator: creator, target: target) }
     }
 
-    public func link(_ node: Int64, parent: Int64, name: String) async throws(FSError) -> NodeAttributes {
+    public func link(_ node: Int64, parent: Int64, name: String) throws(FSError) -> NodeAttributes {
         try requireWritable()
         let catalog = catalog
-        return visible(try await db { try catalog.link(node: node, parent: parent, name: name) })
+        return visible(try now { try catalog.link(node: node, parent: parent, name: name) })
     }
 
-    public func unlink(parent: Int64, name: String) async throws(FSError) {
+    public func unlink(parent: Int64, name: String) throws(FSError) {
         try requireWritable()
         let catalog = catalog
-        let node = try await db { try catalog.unlink(parent: parent, name: name, keepIfLast: { self.isOpen($0) }) }
+        let node = try now { try catalog.unlink(parent: parent, name: name, keepIfLast: { self.isOpen($0) }) }
         forgetCached(node)
     }
 
-    public func rmdir(parent: Int64, name: String) async throws(FSError) {
+    public func rmdir(parent: Int64, name: String) throws(FSError) {
         try requireWritable()
         let catalog = catalog
-        try await db { try catalog.rmdir(parent: parent, name: name) }
+        try now { try catalog.rmdir(parent: parent, name: name) }
     }
 
     public func rename(parent: Int64, name: String, newParent: Int64, newName: String, noReplace: Bool, exchange: Bool)
-        async throws(FSError)
+        throws(FSError)
     {
         try requireWritable()
         let catalog = catalog
-        try await db {
+        try now {
             try catalog.rename(parent: parent, name: name, newParent: newParent, newName: newName, noReplace: noReplace,
                                exchange: exchange, keepIfLast: { self.isOpen($0) })
         }
@@ -208,8 +225,8 @@ public final class FileSystem: Sendable {
 
     // MARK: Directories
 
-    public func openDirectory(_ node: Int64) async throws(FSError) -> UInt64 {
-        let attributes = try await self.attributes(of: node)
+    public func openDirectory(_ node: Int64) throws(FSError) -> UInt64 {
+        let attributes = try self.attributes(of: node)
         guard attributes.kind == .directory else { throw .notDirectory }
         return directories.withLock { state in
             let id = state.next
@@ -220,10 +237,10 @@ public final class FileSystem: Sendable {
     }
 
     /// The directory's entries, read once per open handle so offsets stay stable while it is listed.
-    public func entries(_ node: Int64, handle: UInt64) async throws(FSError) -> [NamedNode] {
+    public func entries(_ node: Int64, handle: UInt64) throws(FSError) -> [NamedNode] {
         if let listed = directories.withLock({ $0.byID[handle] ?? nil }) { return listed }
         let catalog = catalog
-        let listed = try await db { try catalog.entries(of: node) }.map { NamedNode(name: $0.name, attributes: visible($0.attributes)) }
+        let listed = try now { try catalog.entries(of: node) }.map { NamedNode(name: $0.name, attributes: visible($0.attributes)) }
         directories.withLock { $0.byID[handle] = .some(listed) }
         return listed
     }
@@ -233,9 +250,9 @@ public final class FileSystem: Sendable {
     }
 
     /// The parent of a directory (for `..`).
-    public func parent(of node: Int64) async throws(FSError) -> Int64 {
+    public func parent(of node: Int64) throws(FSError) -> Int64 {
         let catalog = catalog
-        return try await db { try catalog.parent(of: node) }
+        return try now { try catalog.parent(of: node) }
     }
 
     // MARK: Open files
@@ -263,8 +280,8 @@ public final class FileSystem: Sendable {
 
     /// Creates a file and opens it. The new file's open state is made here, without reading
     /// back what was just written (creating many small files is a common load).
-    public func create(parent: Int64, name: String, creator: Creator) async throws(FSError) -> (NodeAttributes, UInt64) {
-        let attributes = try await make(parent: parent, name: name, kind: .file, creator: creator)
+    public func create(parent: Int64, name: String, creator: Creator) throws(FSError) -> (NodeAttributes, UInt64) {
+        let attributes = try make(parent: parent, name: name, kind: .file, creator: creator)
         let file = OpenFile(node: attributes.id, file: .empty(node: attributes.id, fileID: attributes.fileID, mtime: attributes.mtime),
                             key: FileKeys.newKey(), data: data)
         files.withLock { $0[attributes.id] = OpenEntry(task: Task { file }, opens: 1, file: file) }
@@ -308,13 +325,35 @@ public final class FileSystem: Sendable {
         if let attributes = try await handle.file.commit() {
             kernelCached.withLock { $0[handle.node] = attributes.version }
         }
-        if durable { try await sync() }
+        if durable { try await db { try self.catalog.sync() } }
     }
 
     /// Puts every catalog commit so far on disk (fsync, fsyncdir).
-    public func sync() async throws(FSError) {
+    public func sync() throws(FSError) {
         let catalog = catalog
-        try await db { try catalog.sync() }
+        try now { try catalog.sync() }
+    }
+
+    /// Whether `flush` of this handle has anything to do (nothing written since the last commit:
+    /// then the FUSE layer answers at once, without a hop).
+    public func needsFlush(_ id: UInt64) -> Bool {
+        (try? handle(id))?.file.overlay.changed ?? false
+    }
+
+    /// Releases a handle right here when that needs no commit and no check (the common case of
+    /// a file written and flushed, or only read); false leaves everything for `release`.
+    public func releaseQuickly(_ id: UInt64) -> Bool {
+        guard let handle = handles.withLock({ $0.byID[id] }), !handle.file.overlay.changed else { return false }
+        let node = handle.node
+        if maybeNameless.withLock({ $0.contains(node) }) || closing.withLock({ $0[node] != nil }) { return false }
+        let done = files.withLock { files -> Bool in
+            guard var entry = files[node], entry.file === handle.file else { return false }
+            entry.opens -= 1
+            files[node] = entry.opens == 0 ? nil : entry
+            return true
+        }
+        if done { _ = handles.withLock { $0.byID.removeValue(forKey: id) } }
+        return done
     }
 
     public func release(_ id: UInt64) async {

@@ -24,10 +24,14 @@ struct DataPath: Sendable {
 /// Size and modification time as `stat` shows them while a file is open and being written
 /// (a write changes ctime too: the mtime it sets is the ctime shown).
 final class Overlay: Sendable {
-    private let state: Mutex<(size: Int, mtime: Int64)>
-    init(size: Int, mtime: Int64) { state = Mutex((size, mtime)) }
-    var value: (size: Int, mtime: Int64) { state.withLock { $0 } }
-    func set(size: Int, mtime: Int64) { state.withLock { $0 = (size, mtime) } }
+    private let state: Mutex<(size: Int, mtime: Int64, changed: Bool)>
+    init(size: Int, mtime: Int64) { state = Mutex((size, mtime, false)) }
+    var value: (size: Int, mtime: Int64) { state.withLock { ($0.size, $0.mtime) } }
+    /// Whether there is anything to commit (read without waiting for the file's actor).
+    var changed: Bool { state.withLock { $0.changed } }
+    func set(size: Int, mtime: Int64, changed: Bool) { state.withLock { $0 = (size, mtime, changed) } }
+    /// `utimens` on an open file (as `cp -a` does before closing): the mtime its commit records.
+    func setModificationTime(_ mtime: Int64) { state.withLock { $0.mtime = mtime } }
 }
 
 /// The data of one open file, shared by all its handles (DESIGN §3, §4).
@@ -204,16 +208,10 @@ actor OpenFile {
         }
     }
 
-    /// Sets the modification time a commit records (`utimens` on an open file, as `cp -a` does).
-    func setModificationTime(_ time: Int64) {
-        mtime = time
-        overlay.set(size: size, mtime: mtime)
-    }
-
     private func touch() {
         changed = true
         mtime = Self.now()
-        overlay.set(size: size, mtime: mtime)
+        overlay.set(size: size, mtime: mtime, changed: true)
     }
 
     /// Makes chunk `position` a dirty buffer of `chunkSize` bytes: its current content when
@@ -316,6 +314,8 @@ actor OpenFile {
                                          wrappedKey: FileKeys.wrap(key, fileID: file.fileID, vault: data.session.vault),
                                          chunks: chunks, degraded: chunks.contains { $0.shards.count < $0.k + $0.m })
                 let number = try await reservedVersion()
+                // The overlay's mtime: the last write's, or what utimens set after it.
+                mtime = overlay.value.mtime
                 let catalog = data.session.catalog, node = node, mtime = mtime
                 let (attributes, committed) = try await data.session.blocking {
                     let attributes = try catalog.commitVersion(node: node, number: number, version: version, mtime: mtime)
@@ -327,6 +327,7 @@ actor OpenFile {
                 sealed = [:]
                 pendingVersion = nil
                 changed = false
+                overlay.set(size: size, mtime: mtime, changed: false)
                 return attributes
             }
         } catch let error as FSError {
@@ -356,6 +357,7 @@ actor OpenFile {
             sealed = [:]
             dirty = [:]
             changed = false
+            overlay.set(size: size, mtime: mtime, changed: false)
         }
     }
 

@@ -132,6 +132,24 @@ public final class FuseMount: @unchecked Sendable {
         }
     }
 
+    /// Runs `work` right here on the FUSE thread and replies: for operations that touch only the
+    /// local catalog (a short SQLite call), where a hop to a task costs more than the work.
+    func answerNow(_ request: fuse_req_t?, _ work: (FileSystem) throws(FSError) -> Reply) {
+        guard let request else { return }
+        guard let filesystem else {
+            fuse_reply_err(request, EIO)
+            return
+        }
+        let reply: Reply
+        do {
+            reply = try work(filesystem)
+        } catch {
+            if case .io(let what) = error { logger.error("\(what)") }
+            reply = .error(Errno.code(for: error))
+        }
+        send(reply, to: request)
+    }
+
     /// The one place that replies.
     func send(_ reply: Reply, to request: fuse_req_t) {
         switch reply {

@@ -11,8 +11,8 @@ extension FuseOperations {
         ops.create = { request, parent, name, mode, _ in
             let creator = FuseOperations.creator(request, mode: mode)
             FuseOperations.withName(request, name) { name in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    let (attributes, handle) = try await fs.create(parent: FuseOperations.node(parent), name: name, creator: creator)
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    let (attributes, handle) = try fs.create(parent: FuseOperations.node(parent), name: name, creator: creator)
                     return .created(attributes, handle: handle)
                 }
             }
@@ -51,6 +51,10 @@ extension FuseOperations {
                 fuse_reply_err(request, EBADF)
                 return
             }
+            guard FuseMount.mount(of: request).filesystem?.needsFlush(handle) ?? true else {
+                fuse_reply_err(request, 0)
+                return
+            }
             FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
                 try await fs.flush(handle)
                 return .ok
@@ -71,6 +75,10 @@ extension FuseOperations {
                 fuse_reply_err(request, 0)
                 return
             }
+            if FuseMount.mount(of: request).filesystem?.releaseQuickly(handle) == true {
+                fuse_reply_err(request, 0)
+                return
+            }
             FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
                 await fs.release(handle)
                 return .ok
@@ -80,8 +88,8 @@ extension FuseOperations {
 
     static func installDirectoryOperations(_ ops: inout fuse_lowlevel_ops) {
         ops.opendir = { request, inode, _ in
-            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                .opened(handle: try await fs.openDirectory(FuseOperations.node(inode)), keepCache: false)
+            FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                .opened(handle: try fs.openDirectory(FuseOperations.node(inode)), keepCache: false)
             }
         }
         ops.readdir = { request, inode, size, offset, info in
@@ -96,31 +104,31 @@ extension FuseOperations {
         }
         ops.fsyncdir = { request, _, _, _ in
             // Every namespace change is already a committed catalog transaction; this puts them on disk.
-            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                try await fs.sync()
+            FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                try fs.sync()
                 return .ok
             }
         }
         ops.statfs = { request, _ in
-            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in .statfs(try await fs.capacity()) }
+            FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in .statfs(try fs.capacity()) }
         }
     }
 
     /// Answers a listing from slot `offset` on: 0 is `.`, 1 is `..`, then the entries by name.
     /// Each slot's cookie is the index of the next, so a listing resumes where it stopped.
     static func listDirectory(_ request: fuse_req_t?, inode: fuse_ino_t, size: Int, offset: off_t, handle: UInt64, plus: Bool) {
-        FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+        FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
             let directory = FuseOperations.node(inode)
-            let entries = try await fs.entries(directory, handle: handle)
+            let entries = try fs.entries(directory, handle: handle)
             let start = Int(offset)
             // A slot takes at least 24 bytes (more with attributes): never build more than fit.
             let most = size / (plus ? 150 : 24) + 2
             var slots: [DirectorySlot] = []
             if start <= 1 {
-                let own = try await fs.attributes(of: directory)
+                let own = try fs.attributes(of: directory)
                 if start == 0 { slots.append(DirectorySlot(name: ".", attributes: own, offset: 1)) }
                 var up = own
-                up.id = try await fs.parent(of: directory)
+                up.id = try fs.parent(of: directory)
                 slots.append(DirectorySlot(name: "..", attributes: up, offset: 2))
             }
             let first = max(0, start - 2)
@@ -142,14 +150,21 @@ extension FuseOperations {
                     fuse_reply_err(request, ENODATA)
                     return
                 }
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    FuseOperations.sized(try await fs.extendedAttribute(FuseOperations.node(inode), name: name), room: size)
+                if name == FileSystem.healthAttribute {
+                    // Asks the hosts which shards they hold: off the FUSE thread.
+                    FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
+                        FuseOperations.sized(Array(try await fs.health(FuseOperations.node(inode)).utf8), room: size)
+                    }
+                    return
+                }
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    FuseOperations.sized(try fs.extendedAttribute(FuseOperations.node(inode), name: name), room: size)
                 }
             }
         }
         ops.listxattr = { request, inode, size in
-            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                let names = try await fs.extendedAttributeNames(FuseOperations.node(inode))
+            FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                let names = try fs.extendedAttributeNames(FuseOperations.node(inode))
                 return FuseOperations.sized(names.flatMap { Array($0.utf8) + [0] }, room: size)
             }
         }
@@ -157,16 +172,16 @@ extension FuseOperations {
             let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
             let create = Int(flags) & XATTR_CREATE != 0, replace = Int(flags) & XATTR_REPLACE != 0
             FuseOperations.withName(request, name) { name in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    try await fs.setExtendedAttribute(FuseOperations.node(inode), name: name, value: bytes, create: create, replace: replace)
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    try fs.setExtendedAttribute(FuseOperations.node(inode), name: name, value: bytes, create: create, replace: replace)
                     return .ok
                 }
             }
         }
         ops.removexattr = { request, inode, name in
             FuseOperations.withName(request, name) { name in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    try await fs.removeExtendedAttribute(FuseOperations.node(inode), name: name)
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    try fs.removeExtendedAttribute(FuseOperations.node(inode), name: name)
                     return .ok
                 }
             }

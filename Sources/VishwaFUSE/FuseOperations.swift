@@ -55,15 +55,15 @@ enum FuseOperations {
         }
         ops.lookup = { request, parent, name in
             FuseOperations.withName(request, name) { name in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    .entry(try await fs.lookup(parent: FuseOperations.node(parent), name: name))
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    .entry(try fs.lookup(parent: FuseOperations.node(parent), name: name))
                 }
             }
         }
         ops.forget = { request, _, _ in fuse_reply_none(request) }
         ops.forget_multi = { request, _, _ in fuse_reply_none(request) }
         ops.getattr = { request, inode, _ in
-            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in .attributes(try await fs.attributes(of: FuseOperations.node(inode))) }
+            FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in .attributes(try fs.attributes(of: FuseOperations.node(inode))) }
         }
         ops.setattr = { request, inode, attr, toSet, info in
             guard let attr = attr?.pointee else {
@@ -80,12 +80,18 @@ enum FuseOperations {
             if toSet & FuseOperations.setMtimeNow != 0 { changes.mtime = now } else if toSet & FuseOperations.setMtime != 0 { changes.mtime = FuseOperations.nanoseconds(attr.st_mtim) }
             let size = toSet & FuseOperations.setSize != 0 ? Int(attr.st_size) : nil
             let frozen = changes
+            guard let size else {
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    .attributes(try fs.setAttributes(of: FuseOperations.node(inode), frozen))
+                }
+                return
+            }
             FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
                 .attributes(try await fs.setAttributes(of: FuseOperations.node(inode), frozen, size: size, handle: handle))
             }
         }
         ops.readlink = { request, inode in
-            FuseMount.mount(of: request).answer(request) { fs throws(FSError) in .link(try await fs.readlink(FuseOperations.node(inode))) }
+            FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in .link(try fs.readlink(FuseOperations.node(inode))) }
         }
         ops.mknod = { request, parent, name, mode, _ in
             guard mode & S_IFMT == S_IFREG else {
@@ -95,16 +101,16 @@ enum FuseOperations {
             }
             let creator = FuseOperations.creator(request, mode: mode)
             FuseOperations.withName(request, name) { name in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    .entry(try await fs.make(parent: FuseOperations.node(parent), name: name, kind: .file, creator: creator))
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .file, creator: creator))
                 }
             }
         }
         ops.mkdir = { request, parent, name, mode in
             let creator = FuseOperations.creator(request, mode: mode)
             FuseOperations.withName(request, name) { name in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    .entry(try await fs.make(parent: FuseOperations.node(parent), name: name, kind: .directory, creator: creator))
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .directory, creator: creator))
                 }
             }
         }
@@ -116,23 +122,23 @@ enum FuseOperations {
             let bytes = Array(UnsafeRawBufferPointer(start: target, count: strlen(target)))
             let creator = FuseOperations.creator(request, mode: 0o777)
             FuseOperations.withName(request, name) { name in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    .entry(try await fs.make(parent: FuseOperations.node(parent), name: name, kind: .symlink, creator: creator, target: bytes))
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .symlink, creator: creator, target: bytes))
                 }
             }
         }
         ops.unlink = { request, parent, name in
             FuseOperations.withName(request, name) { name in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    try await fs.unlink(parent: FuseOperations.node(parent), name: name)
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    try fs.unlink(parent: FuseOperations.node(parent), name: name)
                     return .ok
                 }
             }
         }
         ops.rmdir = { request, parent, name in
             FuseOperations.withName(request, name) { name in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    try await fs.rmdir(parent: FuseOperations.node(parent), name: name)
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    try fs.rmdir(parent: FuseOperations.node(parent), name: name)
                     return .ok
                 }
             }
@@ -144,8 +150,8 @@ enum FuseOperations {
             }
             FuseOperations.withName(request, name) { name in
                 FuseOperations.withName(request, newName) { newName in
-                    FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                        try await fs.rename(parent: FuseOperations.node(parent), name: name, newParent: FuseOperations.node(newParent), newName: newName,
+                    FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                        try fs.rename(parent: FuseOperations.node(parent), name: name, newParent: FuseOperations.node(newParent), newName: newName,
                                             noReplace: flags & FuseOperations.renameNoReplace != 0, exchange: flags & FuseOperations.renameExchange != 0)
                         return .ok
                     }
@@ -154,8 +160,8 @@ enum FuseOperations {
         }
         ops.link = { request, inode, newParent, newName in
             FuseOperations.withName(request, newName) { newName in
-                FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
-                    .entry(try await fs.link(FuseOperations.node(inode), parent: FuseOperations.node(newParent), name: newName))
+                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    .entry(try fs.link(FuseOperations.node(inode), parent: FuseOperations.node(newParent), name: newName))
                 }
             }
         }

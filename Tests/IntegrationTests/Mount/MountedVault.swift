@@ -112,7 +112,7 @@ final class MountedVault: @unchecked Sendable {
 func runShell(_ script: String, in directory: String, environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = ["-c", "set -euo pipefail\n" + script]
+    process.arguments = ["-c", "set -euo pipefail\ntrap 'echo \"failed at line $LINENO: $BASH_COMMAND\" >&2' ERR\n" + script]
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { $1 }
