@@ -253,28 +253,28 @@ extension Catalog {
         for chunk in chunks {
             var chunkID = chunk.id
             if chunkID == nil {
-                try db.execute(sql: """
+                try db.run(sql: """
                     INSERT INTO chunk (fileID, encodedVersion, idx, length, k, m) VALUES (?, ?, ?, ?, ?, ?)
                     """, arguments: [Data(chunk.fileID), Int64(chunk.encodedVersion), chunk.index, chunk.length, chunk.k, chunk.m])
                 chunkID = db.lastInsertedRowID
                 for shard in chunk.shards {
-                    try db.execute(sql: "INSERT INTO shard (chunk, idx, shardID, host, state) VALUES (?, ?, ?, ?, ?)",
+                    try db.run(sql: "INSERT INTO shard (chunk, idx, shardID, host, state) VALUES (?, ?, ?, ?, ?)",
                                    arguments: [chunkID, shard.index, Data(shard.shardID), shard.hostID, shard.state])
                 }
             }
-            try db.execute(sql: "INSERT INTO version_chunk (version, position, chunk) VALUES (?, ?, ?)",
+            try db.run(sql: "INSERT INTO version_chunk (version, position, chunk) VALUES (?, ?, ?)",
                            arguments: [version, chunk.position, chunkID])
         }
     }
 
     /// Moves the shards of chunks that no version references to the garbage queue, then drops those chunks.
     static func collectGarbage(in db: Database) throws {
-        try db.execute(sql: """
+        try db.run(sql: """
             INSERT OR IGNORE INTO garbage (shardID, host, queuedAt)
             SELECT s.shardID, s.host, ? FROM shard s
-            WHERE s.chunk IN (SELECT c.id FROM chunk c WHERE NOT EXISTS (SELECT 1 FROM version_chunk vc WHERE vc.chunk = c.id));
-            DELETE FROM chunk WHERE NOT EXISTS (SELECT 1 FROM version_chunk vc WHERE vc.chunk = chunk.id);
+            WHERE s.chunk IN (SELECT c.id FROM chunk c WHERE NOT EXISTS (SELECT 1 FROM version_chunk vc WHERE vc.chunk = c.id))
             """, arguments: [now()])
+        try db.run(sql: "DELETE FROM chunk WHERE NOT EXISTS (SELECT 1 FROM version_chunk vc WHERE vc.chunk = chunk.id)")
     }
 
     /// The current version of the file at `node`, with its chunks and shards.
@@ -283,7 +283,7 @@ extension Catalog {
     }
 
     static func file(node: Int64, in db: Database) throws -> FileRecord {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(cached: db, sql: """
             SELECT n.id, n.kind, n.fileID, n.mtime, n.degraded, v.id AS vid, v.number, v.size, v.chunkSize, v.k, v.m, v.wrappedKey
             FROM node n LEFT JOIN version v ON v.id = n.currentVersion WHERE n.id = ?
             """, arguments: [node]) else { throw CatalogError.notFound("file \(node)") }
@@ -293,13 +293,13 @@ extension Catalog {
                               size: 0, mtime: row["mtime"], versionNumber: 0, chunkSize: 0, k: 0, m: 0, wrappedKey: [],
                               degraded: false, tags: try tags(of: node, in: db), chunks: [])
         }
-        let chunkRows = try Row.fetchAll(db, sql: """
+        let chunkRows = try Row.fetchAll(cached: db, sql: """
             SELECT vc.position, c.id, c.fileID, c.encodedVersion, c.idx, c.length, c.k, c.m
             FROM version_chunk vc JOIN chunk c ON c.id = vc.chunk WHERE vc.version = ? ORDER BY vc.position
             """, arguments: [versionID])
         var chunks: [ChunkRecord] = []
         for c in chunkRows {
-            let shards = try Row.fetchAll(db, sql: "SELECT idx, shardID, host, state FROM shard WHERE chunk = ? ORDER BY idx",
+            let shards = try Row.fetchAll(cached: db, sql: "SELECT idx, shardID, host, state FROM shard WHERE chunk = ? ORDER BY idx",
                                           arguments: [c["id"] as Int64]).map { s in
                 ShardRecord(index: s["idx"], shardID: [UInt8](s["shardID"] as Data), hostID: s["host"], state: s["state"])
             }
@@ -314,7 +314,7 @@ extension Catalog {
     }
 
     static func tags(of node: Int64, in db: Database) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT tag FROM tag WHERE node = ? ORDER BY tag", arguments: [node])
+        try String.fetchAll(cached: db, sql: "SELECT tag FROM tag WHERE node = ? ORDER BY tag", arguments: [node])
     }
 
     /// The path of a node from the root ("/a/b"); a node with several names (hard links) gives one.
@@ -327,7 +327,7 @@ extension Catalog {
         var current = node
         var guardCount = 0
         while current != rootNode, guardCount < 4096 {
-            guard let row = try Row.fetchOne(db, sql: "SELECT parent, name FROM entry WHERE node = ? LIMIT 1",
+            guard let row = try Row.fetchOne(cached: db, sql: "SELECT parent, name FROM entry WHERE node = ? LIMIT 1",
                                              arguments: [current]) else { break }
             parts.append(row["name"])
             current = row["parent"]

@@ -96,21 +96,21 @@ extension Catalog {
     }
 
     static func attributes(of node: Int64, in db: Database) throws -> NodeAttributes {
-        guard let row = try Row.fetchOne(db, sql: "SELECT \(attributeColumns) FROM node n WHERE n.id = ?", arguments: [node]) else {
+        guard let row = try Row.fetchOne(cached: db, sql: "SELECT \(attributeColumns) FROM node n WHERE n.id = ?", arguments: [node]) else {
             throw CatalogError.namespace(.notFound)
         }
         return attributes(row)
     }
 
     public func attributes(of node: Int64) throws(CatalogError) -> NodeAttributes {
-        try read { db in try Self.attributes(of: node, in: db) }
+        try quickRead { db in try Self.attributes(of: node, in: db) }
     }
 
     /// The node named `name` in directory `parent`.
     public func lookup(parent: Int64, name: String) throws(CatalogError) -> NodeAttributes {
-        try read { db in
+        try quickRead { db in
             try Self.requireDirectory(parent, in: db)
-            guard let row = try Row.fetchOne(db, sql: """
+            guard let row = try Row.fetchOne(cached: db, sql: """
                 SELECT \(Self.attributeColumns) FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? AND e.name = ?
                 """, arguments: [parent, name]) else { throw CatalogError.namespace(.notFound) }
             return Self.attributes(row)
@@ -122,7 +122,7 @@ extension Catalog {
     public func entries(of parent: Int64) throws(CatalogError) -> [NamedNode] {
         try read { db in
             try Self.requireDirectory(parent, in: db)
-            return try Row.fetchAll(db, sql: """
+            return try Row.fetchAll(cached: db, sql: """
                 SELECT e.name, \(Self.attributeColumns) FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? ORDER BY e.name
                 """, arguments: [parent]).map { NamedNode(name: $0["name"], attributes: Self.attributes($0)) }
         }
@@ -131,13 +131,13 @@ extension Catalog {
     /// The directory holding `node` (the root is its own parent).
     public func parent(of node: Int64) throws(CatalogError) -> Int64 {
         if node == Self.rootNode { return node }
-        return try read { db in
-            try Int64.fetchOne(db, sql: "SELECT parent FROM entry WHERE node = ? LIMIT 1", arguments: [node]) ?? Self.rootNode
+        return try quickRead { db in
+            try Int64.fetchOne(cached: db, sql: "SELECT parent FROM entry WHERE node = ? LIMIT 1", arguments: [node]) ?? Self.rootNode
         }
     }
 
     static func requireDirectory(_ node: Int64, in db: Database) throws {
-        guard let kind = try String.fetchOne(db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node]) else {
+        guard let kind = try String.fetchOne(cached: db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node]) else {
             throw CatalogError.namespace(.notFound)
         }
         guard kind == NodeKind.directory.rawValue else { throw CatalogError.namespace(.notDirectory) }
@@ -153,15 +153,15 @@ extension Catalog {
             if try Self.entryNode(parent, name, in: db) != nil { throw CatalogError.namespace(.exists) }
             let now = Self.now()
             let fileID: Data? = kind == .file ? Data((0..<16).map { _ in UInt8.random(in: 0...255) }) : nil
-            try db.execute(sql: """
+            try db.run(sql: """
                 INSERT INTO node (kind, mode, uid, gid, size, atime, mtime, ctime, nlink, target, fileID)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [kind.rawValue, Int64(kind.typeBits | (creator.permissions & 0o7777)), Int64(creator.uid),
                                  Int64(creator.gid), target?.count ?? 0, now, now, now, kind == .directory ? 2 : 1,
                                  target.map { Data($0) }, fileID])
             let node = db.lastInsertedRowID
-            try db.execute(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
-            try db.execute(sql: "UPDATE node SET mtime = ?, ctime = ?, nlink = nlink + ? WHERE id = ?",
+            try db.run(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
+            try db.run(sql: "UPDATE node SET mtime = ?, ctime = ?, nlink = nlink + ? WHERE id = ?",
                            arguments: [now, now, kind == .directory ? 1 : 0, parent])
             return try Self.attributes(of: node, in: db)
         }
@@ -169,8 +169,8 @@ extension Catalog {
 
     /// The target of a symlink.
     public func symlinkTarget(_ node: Int64) throws(CatalogError) -> [UInt8] {
-        try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT kind, target FROM node WHERE id = ?", arguments: [node]) else {
+        try quickRead { db in
+            guard let row = try Row.fetchOne(cached: db, sql: "SELECT kind, target FROM node WHERE id = ?", arguments: [node]) else {
                 throw CatalogError.namespace(.notFound)
             }
             guard (row["kind"] as String) == NodeKind.symlink.rawValue else { throw CatalogError.namespace(.invalid) }
@@ -186,9 +186,9 @@ extension Catalog {
             guard attributes.kind != .directory else { throw CatalogError.namespace(.notPermitted) }
             if try Self.entryNode(parent, name, in: db) != nil { throw CatalogError.namespace(.exists) }
             let now = Self.now()
-            try db.execute(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
-            try db.execute(sql: "UPDATE node SET nlink = nlink + 1, ctime = ? WHERE id = ?", arguments: [now, node])
-            try db.execute(sql: "UPDATE node SET mtime = ?, ctime = ? WHERE id = ?", arguments: [now, now, parent])
+            try db.run(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
+            try db.run(sql: "UPDATE node SET nlink = nlink + 1, ctime = ? WHERE id = ?", arguments: [now, node])
+            try db.run(sql: "UPDATE node SET mtime = ?, ctime = ? WHERE id = ?", arguments: [now, now, parent])
             return try Self.attributes(of: node, in: db)
         }
     }
@@ -220,8 +220,8 @@ extension Catalog {
     /// Deletes a file that lost its last name while open, once it is closed.
     public func removeOrphan(_ node: Int64) throws(CatalogError) {
         try write { db in
-            guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) == 0 else { return }
-            try db.execute(sql: "DELETE FROM node WHERE id = ? AND id != ?", arguments: [node, Self.rootNode])
+            guard try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) == 0 else { return }
+            try db.run(sql: "DELETE FROM node WHERE id = ? AND id != ?", arguments: [node, Self.rootNode])
             try Self.collectGarbage(in: db)
         }
     }
@@ -230,7 +230,7 @@ extension Catalog {
     @discardableResult
     public func removeOrphans() throws(CatalogError) -> Int {
         try write { db in
-            try db.execute(sql: "DELETE FROM node WHERE id != ? AND NOT EXISTS (SELECT 1 FROM entry e WHERE e.node = node.id)",
+            try db.run(sql: "DELETE FROM node WHERE id != ? AND NOT EXISTS (SELECT 1 FROM entry e WHERE e.node = node.id)",
                            arguments: [Self.rootNode])
             let removed = db.changesCount
             try Self.collectGarbage(in: db)
@@ -259,12 +259,12 @@ extension Catalog {
                 guard let target else { throw CatalogError.namespace(.notFound) }
                 let other = try Self.attributes(of: target, in: db)
                 if other.kind == .directory, try Self.isAncestor(target, of: parent, in: db) { throw CatalogError.namespace(.invalid) }
-                try db.execute(sql: "UPDATE entry SET node = ? WHERE parent = ? AND name = ?", arguments: [target, parent, name])
-                try db.execute(sql: "UPDATE entry SET node = ? WHERE parent = ? AND name = ?", arguments: [node, newParent, newName])
+                try db.run(sql: "UPDATE entry SET node = ? WHERE parent = ? AND name = ?", arguments: [target, parent, name])
+                try db.run(sql: "UPDATE entry SET node = ? WHERE parent = ? AND name = ?", arguments: [node, newParent, newName])
                 let directoryShift = (source.kind == .directory ? 1 : 0) - (other.kind == .directory ? 1 : 0)
                 try Self.adjustLinks(parent, by: -directoryShift, now: now, in: db)
                 try Self.adjustLinks(newParent, by: directoryShift, now: now, in: db)
-                try db.execute(sql: "UPDATE node SET ctime = ? WHERE id IN (?, ?)", arguments: [now, node, target])
+                try db.run(sql: "UPDATE node SET ctime = ? WHERE id IN (?, ?)", arguments: [now, node, target])
                 return
             }
             if let target {
@@ -278,12 +278,12 @@ extension Catalog {
                 }
                 try Self.dropEntry(newParent, newName, node: target, keepIfLast: keepIfLast(target), in: db)
             }
-            try db.execute(sql: "UPDATE entry SET parent = ?, name = ? WHERE parent = ? AND name = ?",
+            try db.run(sql: "UPDATE entry SET parent = ?, name = ? WHERE parent = ? AND name = ?",
                            arguments: [newParent, newName, parent, name])
             let isDirectory = source.kind == .directory ? 1 : 0
             try Self.adjustLinks(parent, by: -isDirectory, now: now, in: db)
             try Self.adjustLinks(newParent, by: isDirectory, now: now, in: db)
-            try db.execute(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [now, node])
+            try db.run(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [now, node])
         }
     }
 
@@ -297,7 +297,7 @@ extension Catalog {
             if let atime = changes.atime { attributes.atime = atime }
             if let mtime = changes.mtime { attributes.mtime = mtime }
             attributes.ctime = Self.now()
-            try db.execute(sql: "UPDATE node SET mode = ?, uid = ?, gid = ?, atime = ?, mtime = ?, ctime = ? WHERE id = ?",
+            try db.run(sql: "UPDATE node SET mode = ?, uid = ?, gid = ?, atime = ?, mtime = ?, ctime = ? WHERE id = ?",
                            arguments: [Int64(attributes.mode), Int64(attributes.uid), Int64(attributes.gid), attributes.atime,
                                        attributes.mtime, attributes.ctime, node])
             return attributes
@@ -308,8 +308,8 @@ extension Catalog {
     public func truncateToEmpty(_ node: Int64) throws(CatalogError) {
         try write { db in
             let now = Self.now()
-            try db.execute(sql: "DELETE FROM version WHERE node = ?", arguments: [node])
-            try db.execute(sql: "UPDATE node SET size = 0, currentVersion = NULL, degraded = 0, mtime = ?, ctime = ? WHERE id = ?",
+            try db.run(sql: "DELETE FROM version WHERE node = ?", arguments: [node])
+            try db.run(sql: "UPDATE node SET size = 0, currentVersion = NULL, degraded = 0, mtime = ?, ctime = ? WHERE id = ?",
                            arguments: [now, now, node])
             try Self.collectGarbage(in: db)
         }
@@ -318,17 +318,17 @@ extension Catalog {
     /// How many entries, files and bytes the namespace holds (for statfs).
     public func usage() throws(CatalogError) -> (nodes: Int, bytes: Int) {
         try read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS c, IFNULL(SUM(size), 0) AS s FROM node")!
+            let row = try Row.fetchOne(cached: db, sql: "SELECT COUNT(*) AS c, IFNULL(SUM(size), 0) AS s FROM node")!
             return (row["c"], row["s"])
         }
     }
 
     static func entryNode(_ parent: Int64, _ name: String, in db: Database) throws -> Int64? {
-        try Int64.fetchOne(db, sql: "SELECT node FROM entry WHERE parent = ? AND name = ?", arguments: [parent, name])
+        try Int64.fetchOne(cached: db, sql: "SELECT node FROM entry WHERE parent = ? AND name = ?", arguments: [parent, name])
     }
 
     static func hasEntries(_ directory: Int64, in db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entry WHERE parent = ?)", arguments: [directory]) ?? false
+        try Bool.fetchOne(cached: db, sql: "SELECT EXISTS (SELECT 1 FROM entry WHERE parent = ?)", arguments: [directory]) ?? false
     }
 
     /// True when `ancestor` is `node` or one of the directories above it.
@@ -337,7 +337,7 @@ extension Catalog {
         for _ in 0..<4096 {
             if current == ancestor { return true }
             if current == rootNode { return false }
-            guard let up = try Int64.fetchOne(db, sql: "SELECT parent FROM entry WHERE node = ? LIMIT 1", arguments: [current]) else {
+            guard let up = try Int64.fetchOne(cached: db, sql: "SELECT parent FROM entry WHERE node = ? LIMIT 1", arguments: [current]) else {
                 return false
             }
             current = up
@@ -346,23 +346,23 @@ extension Catalog {
     }
 
     static func adjustLinks(_ directory: Int64, by delta: Int, now: Int64, in db: Database) throws {
-        try db.execute(sql: "UPDATE node SET nlink = nlink + ?, mtime = ?, ctime = ? WHERE id = ?",
+        try db.run(sql: "UPDATE node SET nlink = nlink + ?, mtime = ?, ctime = ? WHERE id = ?",
                        arguments: [delta, now, now, directory])
     }
 
     /// Removes one name; the node goes with its last name unless `keepIfLast`.
     static func dropEntry(_ parent: Int64, _ name: String, node: Int64, keepIfLast: Bool, in db: Database) throws {
         let now = now()
-        let kind = try String.fetchOne(db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node])
-        try db.execute(sql: "DELETE FROM entry WHERE parent = ? AND name = ?", arguments: [parent, name])
+        let kind = try String.fetchOne(cached: db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node])
+        try db.run(sql: "DELETE FROM entry WHERE parent = ? AND name = ?", arguments: [parent, name])
         let isDirectory = kind == NodeKind.directory.rawValue
         try adjustLinks(parent, by: isDirectory ? -1 : 0, now: now, in: db)
-        let remaining = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) ?? 0
+        let remaining = try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) ?? 0
         if remaining == 0 && !(keepIfLast && !isDirectory) {
-            try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [node])
+            try db.run(sql: "DELETE FROM node WHERE id = ?", arguments: [node])
             try collectGarbage(in: db)
         } else {
-            try db.execute(sql: "UPDATE node SET nlink = ?, ctime = ? WHERE id = ?",
+            try db.run(sql: "UPDATE node SET nlink = ?, ctime = ? WHERE id = ?",
                            arguments: [isDirectory ? 0 : remaining, now, node])
         }
     }
@@ -374,7 +374,7 @@ extension Catalog {
     public func extendedAttribute(_ node: Int64, name: String) throws(CatalogError) -> [UInt8] {
         try read { db in
             _ = try Self.attributes(of: node, in: db)
-            guard let value = try Data.fetchOne(db, sql: "SELECT value FROM xattr WHERE node = ? AND name = ?",
+            guard let value = try Data.fetchOne(cached: db, sql: "SELECT value FROM xattr WHERE node = ? AND name = ?",
                                                 arguments: [node, name]) else { throw CatalogError.namespace(.noAttribute) }
             return [UInt8](value)
         }
@@ -383,7 +383,7 @@ extension Catalog {
     public func extendedAttributeNames(_ node: Int64) throws(CatalogError) -> [String] {
         try read { db in
             _ = try Self.attributes(of: node, in: db)
-            return try String.fetchAll(db, sql: "SELECT name FROM xattr WHERE node = ? ORDER BY name", arguments: [node])
+            return try String.fetchAll(cached: db, sql: "SELECT name FROM xattr WHERE node = ? ORDER BY name", arguments: [node])
         }
     }
 
@@ -391,21 +391,21 @@ extension Catalog {
     public func setExtendedAttribute(_ node: Int64, name: String, value: [UInt8], create: Bool, replace: Bool) throws(CatalogError) {
         try write { db in
             _ = try Self.attributes(of: node, in: db)
-            let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM xattr WHERE node = ? AND name = ?)",
+            let exists = try Bool.fetchOne(cached: db, sql: "SELECT EXISTS (SELECT 1 FROM xattr WHERE node = ? AND name = ?)",
                                            arguments: [node, name]) ?? false
             if create && exists { throw CatalogError.namespace(.exists) }
             if replace && !exists { throw CatalogError.namespace(.noAttribute) }
-            try db.execute(sql: "INSERT OR REPLACE INTO xattr (node, name, value) VALUES (?, ?, ?)",
+            try db.run(sql: "INSERT OR REPLACE INTO xattr (node, name, value) VALUES (?, ?, ?)",
                            arguments: [node, name, Data(value)])
-            try db.execute(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [Self.now(), node])
+            try db.run(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [Self.now(), node])
         }
     }
 
     public func removeExtendedAttribute(_ node: Int64, name: String) throws(CatalogError) {
         try write { db in
-            try db.execute(sql: "DELETE FROM xattr WHERE node = ? AND name = ?", arguments: [node, name])
+            try db.run(sql: "DELETE FROM xattr WHERE node = ? AND name = ?", arguments: [node, name])
             guard db.changesCount > 0 else { throw CatalogError.namespace(.noAttribute) }
-            try db.execute(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [Self.now(), node])
+            try db.run(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [Self.now(), node])
         }
     }
 
@@ -420,9 +420,9 @@ extension Catalog {
     public func setTags(_ node: Int64, _ tags: [String]) throws(CatalogError) {
         try write { db in
             _ = try Self.attributes(of: node, in: db)
-            try db.execute(sql: "DELETE FROM tag WHERE node = ?", arguments: [node])
-            for tag in Set(tags) { try db.execute(sql: "INSERT INTO tag (node, tag) VALUES (?, ?)", arguments: [node, tag]) }
-            try db.execute(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [Self.now(), node])
+            try db.run(sql: "DELETE FROM tag WHERE node = ?", arguments: [node])
+            for tag in Set(tags) { try db.run(sql: "INSERT INTO tag (node, tag) VALUES (?, ?)", arguments: [node, tag]) }
+            try db.run(sql: "UPDATE node SET ctime = ? WHERE id = ?", arguments: [Self.now(), node])
         }
     }
 }
@@ -430,8 +430,8 @@ extension Catalog {
 extension Catalog {
     /// Whether `node` still has a name (a file unlinked while open has none).
     public func hasNames(_ node: Int64) throws(CatalogError) -> Bool {
-        try read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entry WHERE node = ?)", arguments: [node]) ?? false
+        try quickRead { db in
+            try Bool.fetchOne(cached: db, sql: "SELECT EXISTS (SELECT 1 FROM entry WHERE node = ?)", arguments: [node]) ?? false
         }
     }
 }

@@ -9,12 +9,12 @@ extension Catalog {
     /// to zero or a failed write.
     public func reserveVersion(_ node: Int64) throws(CatalogError) -> UInt64 {
         try write { db in
-            try db.execute(sql: """
+            try db.run(sql: """
                 UPDATE node SET lastVersion = MAX(lastVersion, (SELECT IFNULL(MAX(number), 0) FROM version WHERE node = ?)) + 1
                 WHERE id = ? AND kind = 'file'
                 """, arguments: [node, node])
             guard db.changesCount == 1,
-                  let number = try Int64.fetchOne(db, sql: "SELECT lastVersion FROM node WHERE id = ?", arguments: [node])
+                  let number = try Int64.fetchOne(cached: db, sql: "SELECT lastVersion FROM node WHERE id = ?", arguments: [node])
             else { throw CatalogError.namespace(.notFound) }
             return UInt64(number)
         }
@@ -25,7 +25,7 @@ extension Catalog {
         try write { db in
             let now = Self.now()
             for shard in shards {
-                try db.execute(sql: "INSERT OR IGNORE INTO pending (shardID, host, queuedAt) VALUES (?, ?, ?)",
+                try db.run(sql: "INSERT OR IGNORE INTO pending (shardID, host, queuedAt) VALUES (?, ?, ?)",
                                arguments: [Data(shard.shardID), shard.host, now])
             }
         }
@@ -38,14 +38,14 @@ extension Catalog {
             let now = Self.now()
             if let shards {
                 for shard in shards {
-                    try db.execute(sql: "DELETE FROM pending WHERE shardID = ? AND host = ?", arguments: [Data(shard.shardID), shard.host])
-                    try db.execute(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) VALUES (?, ?, ?)",
+                    try db.run(sql: "DELETE FROM pending WHERE shardID = ? AND host = ?", arguments: [Data(shard.shardID), shard.host])
+                    try db.run(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) VALUES (?, ?, ?)",
                                    arguments: [Data(shard.shardID), shard.host, now])
                 }
             } else {
-                try db.execute(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) SELECT shardID, host, ? FROM pending",
+                try db.run(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) SELECT shardID, host, ? FROM pending",
                                arguments: [now])
-                try db.execute(sql: "DELETE FROM pending")
+                try db.run(sql: "DELETE FROM pending")
             }
         }
     }
@@ -58,12 +58,12 @@ extension Catalog {
         -> NodeAttributes
     {
         try write { db in
-            guard let kind = try String.fetchOne(db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node]) else {
+            guard let kind = try String.fetchOne(cached: db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node]) else {
                 throw CatalogError.namespace(.notFound)
             }
             guard kind == NodeKind.file.rawValue else { throw CatalogError.namespace(.isDirectory) }
             let now = Self.now()
-            try db.execute(sql: """
+            try db.run(sql: """
                 INSERT INTO version (node, number, size, chunkSize, k, m, wrappedKey, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [node, Int64(number), version.size, version.chunkSize, version.k, version.m,
                                  Data(version.wrappedKey), now])
@@ -71,16 +71,16 @@ extension Catalog {
             try Self.insertChunks(version.chunks, version: versionID, in: db)
             for chunk in version.chunks where chunk.id == nil {
                 for shard in chunk.shards {
-                    try db.execute(sql: "DELETE FROM pending WHERE shardID = ? AND host = ?",
+                    try db.run(sql: "DELETE FROM pending WHERE shardID = ? AND host = ?",
                                    arguments: [Data(shard.shardID), shard.hostID])
                 }
             }
-            let previous = try Int64.fetchOne(db, sql: "SELECT currentVersion FROM node WHERE id = ?", arguments: [node])
-            try db.execute(sql: """
+            let previous = try Int64.fetchOne(cached: db, sql: "SELECT currentVersion FROM node WHERE id = ?", arguments: [node])
+            try db.run(sql: """
                 UPDATE node SET currentVersion = ?, size = ?, mtime = ?, ctime = ?, degraded = ?, lastVersion = MAX(lastVersion, ?)
                 WHERE id = ?
                 """, arguments: [versionID, version.size, mtime, now, version.degraded ? 1 : 0, Int64(number), node])
-            if let previous { try db.execute(sql: "DELETE FROM version WHERE id = ?", arguments: [previous]) }
+            if let previous { try db.run(sql: "DELETE FROM version WHERE id = ?", arguments: [previous]) }
             try Self.collectGarbage(in: db)
             return try Self.attributes(of: node, in: db)
         }

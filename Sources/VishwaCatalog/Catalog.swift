@@ -63,6 +63,18 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Runs `body` outside a transaction: for reads of a single statement (atomic by themselves),
+    /// where BEGIN and COMMIT would cost more than the query. Lookups on the mount's hot paths.
+    func quickRead<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
+        do {
+            return try pool.unsafeRead(body)
+        } catch let error as CatalogError {
+            throw error
+        } catch {
+            throw .database(path: path, reason: "\(error)")
+        }
+    }
+
     /// Runs `body` on a consistent snapshot.
     func read<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
         do {

@@ -283,7 +283,7 @@ public final class FileSystem: Sendable {
     public func create(parent: Int64, name: String, creator: Creator) throws(FSError) -> (NodeAttributes, UInt64) {
         let attributes = try make(parent: parent, name: name, kind: .file, creator: creator)
         let file = OpenFile(node: attributes.id, file: .empty(node: attributes.id, fileID: attributes.fileID, mtime: attributes.mtime),
-                            key: FileKeys.newKey(), data: data)
+                            key: nil, data: data)
         files.withLock { $0[attributes.id] = OpenEntry(task: Task { file }, opens: 1, file: file) }
         kernelCached.withLock { $0[attributes.id] = 0 }
         return (attributes, register(Handle(node: attributes.id, file: file, writable: true,
@@ -407,7 +407,7 @@ public final class FileSystem: Sendable {
             let task = Task<OpenFile, any Error> {
                 await previous?.value
                 let record = try await data.session.blocking { try catalog.file(node: node) }
-                let key = record.wrappedKey.isEmpty ? FileKeys.newKey()
+                let key = record.wrappedKey.isEmpty ? nil
                     : try FileKeys.unwrap(record.wrappedKey, fileID: record.fileID, vault: vault)
                 return OpenFile(node: node, file: record, key: key, data: data)
             }

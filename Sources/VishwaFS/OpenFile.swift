@@ -47,7 +47,15 @@ actor OpenFile {
     let chunkSize: Int
     nonisolated let overlay: Overlay
     private let data: DataPath
-    private let key: SecretBytes
+    /// The file's key; a new file gets one only when it is first written (it lives in locked
+    /// memory, which costs system calls to set up: many empty files are created without data).
+    private var keyStorage: SecretBytes?
+    private var key: SecretBytes {
+        if let keyStorage { return keyStorage }
+        let key = FileKeys.newKey()
+        keyStorage = key
+        return key
+    }
     private var file: FileRecord
     private var base: [Int: ChunkRecord]
     /// Bytes of the base still valid: a shrinking truncate lowers it, so old bytes never come back.
@@ -64,10 +72,11 @@ actor OpenFile {
     private var failure: String?
     private let lock = AsyncMutex()
 
-    init(node: Int64, file: FileRecord, key: SecretBytes, data: DataPath) {
+    /// `key` nil: a new file, whose key is made on first use.
+    init(node: Int64, file: FileRecord, key: SecretBytes?, data: DataPath) {
         self.node = node
         self.file = file
-        self.key = key
+        self.keyStorage = key
         self.data = data
         self.chunkSize = file.chunks.isEmpty ? data.writer.parameters.chunkSize : file.chunkSize
         self.base = Dictionary(uniqueKeysWithValues: file.chunks.map { ($0.position, $0) })
