@@ -12,11 +12,17 @@ BUILD="$ROOT/.build-package"
 echo "package: building release binaries (static Swift runtime)"
 swift build -c release --static-swift-stdlib --scratch-path "$BUILD" --product vishwa
 swift build -c release --static-swift-stdlib --scratch-path "$BUILD" --product vishwa-shard
+swift build -c release --static-swift-stdlib --scratch-path "$BUILD" --product vishwafs
 
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
-install -d "$STAGE/DEBIAN" "$STAGE/usr/bin" "$STAGE/usr/lib/systemd/system" "$STAGE/usr/share/doc/vishwarupa"
-install -m 755 "$BUILD/release/vishwa" "$BUILD/release/vishwa-shard" "$STAGE/usr/bin/"
+install -d "$STAGE/DEBIAN" "$STAGE/usr/bin" "$STAGE/usr/sbin" "$STAGE/usr/lib/systemd/system" "$STAGE/usr/share/doc/vishwarupa"
+install -m 755 "$BUILD/release/vishwa" "$BUILD/release/vishwa-shard" "$BUILD/release/vishwafs" "$STAGE/usr/bin/"
+# mount(8) helpers: `mount -t vishwafs` runs mount.vishwafs, an fstab type fuse.vishwafs runs
+# mount.fuse.vishwafs; both call vishwafs as SOURCE MOUNTPOINT -o OPTIONS.
+ln -s ../bin/vishwafs "$STAGE/usr/sbin/mount.vishwafs"
+ln -s ../bin/vishwafs "$STAGE/usr/sbin/mount.fuse.vishwafs"
+install -m 644 packaging/fstab.example "$STAGE/usr/share/doc/vishwarupa/"
 install -m 644 packaging/systemd/vishwa-shard@.service "$STAGE/usr/lib/systemd/system/"
 install -m 644 README.md docs/format.md docs/wire.md "$STAGE/usr/share/doc/vishwarupa/"
 # Man-style help: every command's --help, one text file per program.
@@ -28,6 +34,7 @@ for program in vishwa vishwa-shard; do
         done
     } > "$STAGE/usr/share/doc/vishwarupa/$program.txt"
 done
+"$BUILD/release/vishwafs" --help > "$STAGE/usr/share/doc/vishwarupa/vishwafs.txt"
 sed "s/@VERSION@/$VERSION/" packaging/debian/control.in > "$STAGE/DEBIAN/control"
 install -m 755 packaging/debian/postinst "$STAGE/DEBIAN/postinst"
 mkdir -p dist

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 DEB=$(ls -t dist/vishwarupa_*_amd64.deb | head -1)
 SCRATCH=$(mktemp -d /tmp/vishwa-package-test-XXXXXX)
 PIDS=()
+MOUNTED=""
 cleanup() {
+    if [ -n "$MOUNTED" ]; then fusermount3 -u -z "$MOUNTED" 2>/dev/null || true; sleep 1; fi
     for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
     rm -rf "$SCRATCH"
 }
@@ -41,4 +43,18 @@ head -c 5000000 /dev/urandom > "$SCRATCH/input"
 "$BIN/vishwa" upload "$SCRATCH/input" --folder pkg 2> /dev/null > /dev/null
 "$BIN/vishwa" download /pkg/input "$SCRATCH/output" > /dev/null 2>&1
 cmp -s "$SCRATCH/input" "$SCRATCH/output" || fail "downloaded bytes differ"
-echo "test-package: $DEB installs into a scratch root and its binaries store and read back a file"
+
+# The packaged mount, started as mount(8) starts it (through the mount.fuse.vishwafs helper name).
+[ "$(readlink "$SCRATCH/root/usr/sbin/mount.fuse.vishwafs")" = ../bin/vishwafs ] || fail "mount helper missing"
+mkdir "$SCRATCH/mnt"
+"$SCRATCH/root/usr/sbin/mount.fuse.vishwafs" "$VISHWA_HOME" "$SCRATCH/mnt" -o auto_unmount,_netdev,nofail \
+    || fail "mount helper did not mount"
+MOUNTED="$SCRATCH/mnt"
+mountpoint -q "$SCRATCH/mnt" || fail "not mounted"
+cmp -s "$SCRATCH/input" "$SCRATCH/mnt/pkg/input" || fail "file read through the mount differs"
+cp "$SCRATCH/input" "$SCRATCH/mnt/copy"
+fusermount3 -u "$SCRATCH/mnt"
+MOUNTED=""
+"$BIN/vishwa" download /copy "$SCRATCH/copy" > /dev/null 2>&1
+cmp -s "$SCRATCH/input" "$SCRATCH/copy" || fail "file written through the mount differs"
+echo "test-package: $DEB installs into a scratch root; its binaries store and read back a file, also through the mount"
