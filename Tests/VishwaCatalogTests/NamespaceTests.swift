@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+@testable import VishwaCatalog
+
+/// The mount's namespace in the catalog, without FUSE: one temporary database per test.
+struct NamespaceTests {
+    final class TempCatalog {
+        let directory = NSTemporaryDirectory() + "vishwa-catalog-" + UUID().uuidString.prefix(8)
+        let catalog: Catalog
+        init() throws {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            catalog = try Catalog(path: directory + "/catalog.sqlite", syncEveryCommit: false)
+        }
+        deinit { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    static let me = Creator(uid: 1000, gid: 1000, permissions: 0o644)
+    static let root = Catalog.rootNode
+
+    static func namespaceError(_ body: () throws -> Void) -> NamespaceError? {
+        do {
+            try body()
+            return nil
+        } catch let CatalogError.namespace(error) {
+            return error
+        } catch {
+            return nil
+        }
+    }
+
+    @Test func createLookupAndListKeepDirectoryLinkCounts() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        let folder = try catalog.create(parent: Self.root, name: "docs", kind: .directory, creator: Self.me)
+        let file = try catalog.create(parent: folder.id, name: "a.txt", kind: .file, creator: Self.me)
+        _ = try catalog.create(parent: folder.id, name: "sub", kind: .directory, creator: Self.me)
+        #expect(file.kind == .file && file.mode == 0o100644 && file.fileID.count == 16 && file.version == 0)
+        #expect(try catalog.lookup(parent: folder.id, name: "a.txt").id == file.id)
+        #expect(try catalog.attributes(of: folder.id).nlink == 3)  // ., its entry, sub's ..
+        #expect(try catalog.entries(of: folder.id).map(\.name) == ["a.txt", "sub"])
+        #expect(Self.namespaceError { _ = try catalog.create(parent: folder.id, name: "a.txt", kind: .file, creator: Self.me) } == .exists)
+        #expect(Self.namespaceError { _ = try catalog.lookup(parent: file.id, name: "x") } == .notDirectory)
+        #expect(Self.namespaceError { _ = try catalog.lookup(parent: folder.id, name: "missing") } == .notFound)
+    }
+
+    @Test func renameFollowsPosix() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        let a = try catalog.create(parent: Self.root, name: "a", kind: .directory, creator: Self.me)
+        let b = try catalog.create(parent: Self.root, name: "b", kind: .directory, creator: Self.me)
+        let inner = try catalog.create(parent: a.id, name: "inner", kind: .directory, creator: Self.me)
+        let f = try catalog.create(parent: a.id, name: "f", kind: .file, creator: Self.me)
+        let g = try catalog.create(parent: b.id, name: "g", kind: .file, creator: Self.me)
+        let never: (Int64) -> Bool = { _ in false }
+        // Into its own subdirectory: EINVAL. Over a non-empty directory: ENOTEMPTY. File over dir, dir over file.
+        #expect(Self.namespaceError { try catalog.rename(parent: Self.root, name: "a", newParent: inner.id, newName: "x", keepIfLast: never) } == .invalid)
+        #expect(Self.namespaceError { try catalog.rename(parent: Self.root, name: "b", newParent: Self.root, newName: "a", keepIfLast: never) } == .notEmpty)
+        #expect(Self.namespaceError { try catalog.rename(parent: a.id, name: "f", newParent: a.id, newName: "inner", keepIfLast: never) } == .isDirectory)
+        #expect(Self.namespaceError { try catalog.rename(parent: a.id, name: "inner", newParent: a.id, newName: "f", keepIfLast: never) } == .notDirectory)
+        #expect(Self.namespaceError { try catalog.rename(parent: a.id, name: "f", newParent: b.id, newName: "g", noReplace: true, keepIfLast: never) } == .exists)
+        // Replacing a file: the old one is gone with its last name.
+        try catalog.rename(parent: a.id, name: "f", newParent: b.id, newName: "g", keepIfLast: never)
+        #expect(try catalog.lookup(parent: b.id, name: "g").id == f.id)
+        #expect(Self.namespaceError { _ = try catalog.attributes(of: g.id) } == .notFound)
+        // A directory moving between parents moves its '..' link.
+        try catalog.rename(parent: a.id, name: "inner", newParent: b.id, newName: "inner", keepIfLast: never)
+        #expect(try catalog.attributes(of: a.id).nlink == 2 && catalog.attributes(of: b.id).nlink == 3)
+        // Exchange swaps the two names.
+        let h = try catalog.create(parent: Self.root, name: "h", kind: .file, creator: Self.me)
+        try catalog.rename(parent: Self.root, name: "h", newParent: b.id, newName: "g", exchange: true, keepIfLast: never)
+        #expect(try catalog.lookup(parent: b.id, name: "g").id == h.id && catalog.lookup(parent: Self.root, name: "h").id == f.id)
+    }
+
+    @Test func hardLinksAndUnlinkWhileOpen() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        let file = try catalog.create(parent: Self.root, name: "one", kind: .file, creator: Self.me)
+        #expect(try catalog.link(node: file.id, parent: Self.root, name: "two").nlink == 2)
+        #expect(Self.namespaceError { _ = try catalog.link(node: Self.root, parent: Self.root, name: "loop") } == .notPermitted)
+        try catalog.unlink(parent: Self.root, name: "one", keepIfLast: { _ in false })
+        #expect(try catalog.attributes(of: file.id).nlink == 1)
+        // The last name goes while the file is open: the node stays, nameless, until removeOrphan.
+        try catalog.unlink(parent: Self.root, name: "two", keepIfLast: { _ in true })
+        #expect(try catalog.attributes(of: file.id).nlink == 0)
+        #expect(try !catalog.hasNames(file.id))
+        try catalog.removeOrphan(file.id)
+        #expect(Self.namespaceError { _ = try catalog.attributes(of: file.id) } == .notFound)
+        // A directory is not unlinked, and rmdir wants it empty.
+        let folder = try catalog.create(parent: Self.root, name: "d", kind: .directory, creator: Self.me)
+        _ = try catalog.create(parent: folder.id, name: "x", kind: .file, creator: Self.me)
+        #expect(Self.namespaceError { try catalog.unlink(parent: Self.root, name: "d", keepIfLast: { _ in false }) } == .isDirectory)
+        #expect(Self.namespaceError { try catalog.rmdir(parent: Self.root, name: "d") } == .notEmpty)
+    }
+
+    @Test func versionNumbersNeverRepeatAndPendingShardsBecomeGarbage() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        let host = try catalog.addHost(HostRecord(address: "127.0.0.1:1", publicKey: [UInt8](repeating: 7, count: 32), addedAt: 0)).record.id!
+        let file = try catalog.create(parent: Self.root, name: "f", kind: .file, creator: Self.me)
+        let first = try catalog.reserveVersion(file.id)
+        let shard = ShardRecord(index: 0, shardID: [UInt8](repeating: 1, count: 16), hostID: host)
+        try catalog.addPending([(shard.shardID, host)])
+        let chunk = ChunkRecord(position: 0, fileID: file.fileID, encodedVersion: first, index: 0, length: 10, k: 1, m: 0,
+                                shards: [shard])
+        let version = NewVersion(size: 10, chunkSize: 4 << 20, k: 1, m: 0, wrappedKey: [1, 2, 3], chunks: [chunk], degraded: false)
+        let committed = try catalog.commitVersion(node: file.id, number: first, version: version, mtime: 5)
+        #expect(committed.version == first && committed.size == 10 && committed.mtime == 5)
+        // Truncating to nothing drops every version, yet the next number is still new.
+        try catalog.truncateToEmpty(file.id)
+        #expect(try catalog.reserveVersion(file.id) > first)
+        #expect(try catalog.garbage(olderThan: 0).map(\.shardID) == [shard.shardID])
+        // Pending shards of a crashed writer go to the garbage queue at the next mount.
+        let orphan = [UInt8](repeating: 2, count: 16)
+        try catalog.addPending([(orphan, host)])
+        try catalog.abandonPending()
+        #expect(Set(try catalog.garbage(olderThan: 0).map(\.shardID)) == [shard.shardID, orphan])
+    }
+
+    @Test func extendedAttributesAndTags() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        let file = try catalog.create(parent: Self.root, name: "f", kind: .file, creator: Self.me)
+        try catalog.setExtendedAttribute(file.id, name: "user.a", value: [0, 1, 2], create: true, replace: false)
+        #expect(Self.namespaceError { try catalog.setExtendedAttribute(file.id, name: "user.a", value: [], create: true, replace: false) } == .exists)
+        #expect(Self.namespaceError { try catalog.setExtendedAttribute(file.id, name: "user.b", value: [], create: false, replace: true) } == .noAttribute)
+        #expect(try catalog.extendedAttribute(file.id, name: "user.a") == [0, 1, 2])
+        #expect(try catalog.extendedAttributeNames(file.id) == ["user.a"])
+        try catalog.removeExtendedAttribute(file.id, name: "user.a")
+        #expect(Self.namespaceError { _ = try catalog.extendedAttribute(file.id, name: "user.a") } == .noAttribute)
+        try catalog.setTags(file.id, ["b", "a", "a"])
+        #expect(try catalog.tags(of: file.id) == ["a", "b"])
+    }
+}
