@@ -267,6 +267,31 @@ extension Catalog {
         }
     }
 
+    /// The chunks of every version of `node` (what may become garbage when it goes).
+    static func chunks(ofNode node: Int64, in db: Database) throws -> [Int64] {
+        try Int64.fetchAll(cached: db, sql: """
+            SELECT DISTINCT vc.chunk FROM version v JOIN version_chunk vc ON vc.version = v.id WHERE v.node = ?
+            """, arguments: [node])
+    }
+
+    /// The chunks of one version.
+    static func chunks(ofVersion version: Int64, in db: Database) throws -> [Int64] {
+        try Int64.fetchAll(cached: db, sql: "SELECT chunk FROM version_chunk WHERE version = ?", arguments: [version])
+    }
+
+    /// Like `collectGarbage(in:)`, for just these chunks: what a change that dropped versions
+    /// uses, so its cost follows the file, not the whole catalog.
+    static func collectGarbage(_ chunks: [Int64], in db: Database) throws {
+        let now = now()
+        for chunk in chunks {
+            guard try !(Bool.fetchOne(cached: db, sql: "SELECT EXISTS (SELECT 1 FROM version_chunk WHERE chunk = ?)",
+                                      arguments: [chunk]) ?? true) else { continue }
+            try db.run(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) SELECT shardID, host, ? FROM shard WHERE chunk = ?",
+                       arguments: [now, chunk])
+            try db.run(sql: "DELETE FROM chunk WHERE id = ?", arguments: [chunk])
+        }
+    }
+
     /// Moves the shards of chunks that no version references to the garbage queue, then drops those chunks.
     static func collectGarbage(in db: Database) throws {
         try db.run(sql: """

@@ -221,8 +221,9 @@ extension Catalog {
     public func removeOrphan(_ node: Int64) throws(CatalogError) {
         try write { db in
             guard try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) == 0 else { return }
+            let chunks = try Self.chunks(ofNode: node, in: db)
             try db.run(sql: "DELETE FROM node WHERE id = ? AND id != ?", arguments: [node, Self.rootNode])
-            try Self.collectGarbage(in: db)
+            try Self.collectGarbage(chunks, in: db)
         }
     }
 
@@ -308,10 +309,11 @@ extension Catalog {
     public func truncateToEmpty(_ node: Int64) throws(CatalogError) {
         try write { db in
             let now = Self.now()
+            let chunks = try Self.chunks(ofNode: node, in: db)
             try db.run(sql: "DELETE FROM version WHERE node = ?", arguments: [node])
             try db.run(sql: "UPDATE node SET size = 0, currentVersion = NULL, degraded = 0, mtime = ?, ctime = ? WHERE id = ?",
                            arguments: [now, now, node])
-            try Self.collectGarbage(in: db)
+            try Self.collectGarbage(chunks, in: db)
         }
     }
 
@@ -359,8 +361,9 @@ extension Catalog {
         try adjustLinks(parent, by: isDirectory ? -1 : 0, now: now, in: db)
         let remaining = try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) ?? 0
         if remaining == 0 && !(keepIfLast && !isDirectory) {
+            let chunks = try Self.chunks(ofNode: node, in: db)
             try db.run(sql: "DELETE FROM node WHERE id = ?", arguments: [node])
-            try collectGarbage(in: db)
+            try collectGarbage(chunks, in: db)
         } else {
             try db.run(sql: "UPDATE node SET nlink = ?, ctime = ? WHERE id = ?",
                            arguments: [isDirectory ? 0 : remaining, now, node])

@@ -80,8 +80,11 @@ extension Catalog {
                 UPDATE node SET currentVersion = ?, size = ?, mtime = ?, ctime = ?, degraded = ?, lastVersion = MAX(lastVersion, ?)
                 WHERE id = ?
                 """, arguments: [versionID, version.size, mtime, now, version.degraded ? 1 : 0, Int64(number), node])
-            if let previous { try db.run(sql: "DELETE FROM version WHERE id = ?", arguments: [previous]) }
-            try Self.collectGarbage(in: db)
+            if let previous {
+                let chunks = try Self.chunks(ofVersion: previous, in: db)
+                try db.run(sql: "DELETE FROM version WHERE id = ?", arguments: [previous])
+                try Self.collectGarbage(chunks, in: db)
+            }
             return try Self.attributes(of: node, in: db)
         }
     }
