@@ -92,10 +92,13 @@ func main() -> Int32 {
     // loop: block them here, before any thread exists, so every thread inherits the block, and
     // FuseMount.serve unblocks them on the serving thread alone.
     FuseMount.blockStopSignals()
-    // Chunk buffers (MiBs each) are mapped and unmapped on their own, never kept in malloc's
+    // Chunk buffers (4 MiB and more) are mapped and unmapped on their own, never kept in malloc's
     // arenas: without a fixed threshold glibc raises it after the first free and the arenas of
-    // many threads hold freed chunks, so memory would grow past cache_size for no use.
-    _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 512 << 10)
+    // many threads hold freed chunks, so memory would grow past cache_size for no use. 1 MiB
+    // write requests stay below it and reuse heap memory (no page faults per request). Measured
+    // (1 GiB dd): 131-136 MB/s at 367 MiB peak, against 134-174 MB/s at 425-500 MiB without.
+    _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 2 << 20)
+    _ = mallopt(-8 /* M_ARENA_MAX */, 2)
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = parsed.debug ? .debug : .info
