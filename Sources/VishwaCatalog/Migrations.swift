@@ -117,6 +117,8 @@ extension Catalog {
                 UPDATE node SET lastVersion = IFNULL((SELECT MAX(number) FROM version v WHERE v.node = node.id), 0);
                 -- Shards stored for a version not committed yet. A crash leaves them here; the next
                 -- mount moves them to the garbage queue.
+                -- Deleting a version checks who points at it: without this index, every node.
+                CREATE INDEX node_current_version ON node(currentVersion);
                 CREATE TABLE pending (
                     shardID BLOB NOT NULL,
                     host INTEGER NOT NULL REFERENCES host(id),
