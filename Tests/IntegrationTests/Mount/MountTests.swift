@@ -210,6 +210,18 @@ import Glibc
         #expect(made.stdout.contains("healthy: 10/10 shards per chunk, tolerates 1 host losses"))
         #expect(lines.last?.contains("/notes.txt") == true)
         #expect(lines.contains { $0.count == 32 && $0.allSatisfy(\.isHexDigit) }, "no file id in \(lines)")
+
+        // Read-only: everything reads, nothing changes.
+        try vault.remount(options: ["ro"])
+        let readOnly = try vault.shell("""
+            [ "$(cat "$MNT/notes.txt")" = notes ]
+            touch "$MNT/new" 2>&1 || true
+            rm "$MNT/notes.txt" 2>&1 || true
+            setfattr -n user.x -v y "$MNT/notes.txt" 2>&1 || true
+            [ ! -e "$MNT/new" ] && [ -e "$MNT/notes.txt" ]
+            """)
+        #expect(readOnly.status == 0, "\(readOnly.stderr)")
+        #expect(readOnly.stdout.components(separatedBy: "Read-only file system").count == 4, "\(readOnly.stdout)")
     }
 
     /// SIGTERM with a file still open: what was written is committed before the daemon exits.
