@@ -98,7 +98,7 @@ Try, in this shell:
   getfattr -n user.vishwa.health $DEMO/mnt/bash/*      # shards per chunk, host losses tolerated
   getfattr -n user.vishwa.placement $DEMO/mnt/bash/*   # which host holds what
   setfattr -n user.vishwa.tags -v docs,demo $DEMO/mnt/bash/* && vishwa list --tag demo
-  mpv $DEMO/mnt/some-video.mp4                          # plays and seeks from the mount
+  cp ~/Videos/clip.mp4 $DEMO/mnt/ && mpv $DEMO/mnt/clip.mp4   # a video plays and seeks from the mount
   vishwa devices                                      # the hosts, online, capacity
   kill \$(cat $DEMO/pids/host1.pid) \$(cat $DEMO/pids/host2.pid)   # lose two hosts...
   cat $DEMO/mnt/bash/* > /dev/null && echo still readable   # ...files still read
