@@ -12,6 +12,10 @@ struct MountArguments {
     var allowNonEmpty = false
     var attributeTimeout = 1.0
     var entryTimeout = 1.0
+    /// The self-healing loop: how often it checks, and how long a file stays degraded before it
+    /// is repaired (0 interval: off).
+    var healInterval = 600.0
+    var healGrace = 3600.0
     var options = MountOptions()
     /// Options handed to libfuse as they are (allow_other, auto_unmount, ro, fsname, ...).
     var fuseOptions: [String] = []
@@ -34,6 +38,8 @@ struct MountArguments {
           -o readahead=N        chunks fetched ahead of a sequential reader (default 2)
           -o attr_timeout=S     seconds the kernel trusts attributes (default 1)
           -o entry_timeout=S    seconds the kernel trusts names (default 1)
+          -o heal_interval=S    seconds between self-healing passes (default 600; 0: off)
+          -o heal_grace=S       seconds a file stays degraded before it is repaired (default 3600)
           -o nonempty           mount over a folder that is not empty
           -o home=H, -o passphrase_file=F   as the flags, for /etc/fstab
         Other -o options go to libfuse. Unmount with 'fusermount3 -u MOUNTPOINT' (or SIGTERM):
@@ -117,6 +123,11 @@ struct MountArguments {
                     throw .usage("\(key) needs seconds from 0 to 3600")
                 }
                 if key == "attr_timeout" { attributeTimeout = seconds } else { entryTimeout = seconds }
+            case "heal_interval", "heal_grace":
+                guard let value, let seconds = Double(value), seconds >= 0, seconds <= 86400 * 30 else {
+                    throw .usage("\(key) needs seconds from 0 to 2592000")
+                }
+                if key == "heal_interval" { healInterval = seconds } else { healGrace = seconds }
             case "home":
                 guard let value else { throw .usage("home needs a folder") }
                 home = value

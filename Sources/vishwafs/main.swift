@@ -137,9 +137,13 @@ func main() -> Int32 {
     Thread.detachNewThread { mount.raiseReadAhead() }
     let monitor = HostMonitor(session: filesystem.session, logger: logger)
     monitor.start()
+    let healer = HealLoop(session: filesystem.session, logger: logger, interval: .milliseconds(Int(parsed.healInterval * 1000)),
+                          grace: .milliseconds(Int(parsed.healGrace * 1000)))
+    healer.start()
     logger.info("mounted \(home.path) at \(parsed.mountpoint)")
     let status = mount.serve(filesystem)
     monitor.stop()
+    healer.stop()
     blockingWait { await filesystem.session.close() }
     logger.info("unmounted \(parsed.mountpoint)")
     return status == 0 ? 0 : 1

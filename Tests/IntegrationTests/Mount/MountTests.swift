@@ -224,6 +224,27 @@ import Glibc
         #expect(readOnly.stdout.components(separatedBy: "Read-only file system").count == 4, "\(readOnly.stdout)")
     }
 
+    /// The mount's self-healing loop rebuilds the shards a host lost while it runs (DESIGN §10),
+    /// and the file stays readable throughout.
+    @Test func selfHealingRebuildsLostShards() throws {
+        let vault = try MountedVault(label: "heal")
+        try vault.remount(options: ["heal_interval=1", "heal_grace=0"])
+        let made = try vault.shell("head -c 10000000 /dev/urandom > data && cp data \"$MNT/data\"")
+        #expect(made.status == 0, "\(made.stderr)")
+        let lost = try vault.shell("find '\(vault.hosts[2].dir)/store/vaults' -type f -delete && cmp data \"$MNT/data\"")
+        #expect(lost.status == 0, "\(lost.stderr)")
+        var healthy = false
+        for _ in 0..<60 where !healthy {
+            Thread.sleep(forTimeInterval: 1)
+            healthy = try run("vishwa", ["fsck", "--home", vault.home]).status == 0
+        }
+        #expect(healthy, "fsck still unhappy; log: \(vault.log.suffix(2000))")
+        #expect(vault.log.contains("self-healing: rebuilt"), "\(vault.log.suffix(2000))")
+        vault.unmount()
+        let files = try vault.shell("find '\(vault.hosts[2].dir)/store/vaults' -type f | wc -l")
+        #expect((Int(files.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0, "nothing was rebuilt on the emptied host")
+    }
+
     /// SIGTERM with a file still open: what was written is committed before the daemon exits.
     @Test func sigtermCommitsOpenFiles() throws {
         let vault = try MountedVault(hosts: 3, label: "sigterm")

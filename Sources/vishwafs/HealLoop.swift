@@ -1,0 +1,70 @@
+import Logging
+import Synchronization
+import VishwaCatalog
+import VishwaClient
+
+/// The self-healing loop (DESIGN §10): every `interval` it asks the hosts which shards they
+/// still hold (HAS batches, as `vishwa fsck` does) and rebuilds the missing ones of files that
+/// have stayed degraded longer than `grace` (a host that is only rebooting is not worth a
+/// rebuild). One pass at a time, in the background; the mount never waits for it.
+final class HealLoop: Sendable {
+    let session: VaultSession
+    let logger: Logger
+    let interval: Duration
+    let grace: Duration
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(session: VaultSession, logger: Logger, interval: Duration, grace: Duration) {
+        self.session = session
+        self.logger = logger
+        self.interval = interval
+        self.grace = grace
+    }
+
+    func start() {
+        guard interval > .zero else { return }
+        task.withLock {
+            $0 = Task { [self] in
+                var degradedSince: [Int64: ContinuousClock.Instant] = [:]
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    if Task.isCancelled { break }
+                    do {
+                        try await pass(&degradedSince)
+                    } catch {
+                        logger.warning("self-healing pass failed: \(error)")
+                    }
+                }
+            }
+        }
+    }
+
+    func stop() { task.withLock { $0?.cancel() } }
+
+    /// One pass: rate every file, remember since when each is degraded, repair the overdue ones.
+    private func pass(_ degradedSince: inout [Int64: ContinuousClock.Instant]) async throws {
+        let catalog = session.catalog
+        let nodes = try await session.blocking { try catalog.files().map(\.node) }
+        guard !nodes.isEmpty else { return }
+        let health = try await session.health(of: nodes)
+        let now = ContinuousClock.now
+        var overdue: [Int64] = []
+        for (node, file) in zip(nodes, health) {
+            guard file.state != "healthy" else {
+                degradedSince[node] = nil
+                continue
+            }
+            let since = degradedSince[node] ?? now
+            degradedSince[node] = since
+            if now - since >= grace { overdue.append(node) }
+        }
+        degradedSince = degradedSince.filter { Set(nodes).contains($0.key) }
+        guard !overdue.isEmpty else { return }
+        let report = try await Fsck.run(session, nodes: overdue, deep: false, repair: true)
+        for problem in report.unrepairable { logger.warning("self-healing: \(problem)") }
+        // Fsck.run records the repair in the activity log (`vishwa log`).
+        if report.repairedShards > 0 {
+            logger.notice("self-healing: rebuilt \(report.repairedShards) shards of \(overdue.count) degraded files")
+        }
+    }
+}
