@@ -16,7 +16,8 @@ swift build -c release --static-swift-stdlib --scratch-path "$BUILD" --product v
 
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
-install -d "$STAGE/DEBIAN" "$STAGE/usr/bin" "$STAGE/usr/sbin" "$STAGE/usr/lib/systemd/system" "$STAGE/usr/share/doc/vishwarupa"
+install -d "$STAGE/DEBIAN" "$STAGE/usr/bin" "$STAGE/usr/sbin" "$STAGE/usr/lib/systemd/system" "$STAGE/usr/lib/systemd/user" \
+    "$STAGE/usr/share/doc/vishwarupa"
 install -m 755 "$BUILD/release/vishwa" "$BUILD/release/vishwa-shard" "$BUILD/release/vishwafs" "$STAGE/usr/bin/"
 # mount(8) helpers: `mount -t vishwafs` runs mount.vishwafs, an fstab type fuse.vishwafs runs
 # mount.fuse.vishwafs; both call vishwafs as SOURCE MOUNTPOINT -o OPTIONS.
@@ -24,6 +25,7 @@ ln -s ../bin/vishwafs "$STAGE/usr/sbin/mount.vishwafs"
 ln -s ../bin/vishwafs "$STAGE/usr/sbin/mount.fuse.vishwafs"
 install -m 644 packaging/fstab.example "$STAGE/usr/share/doc/vishwarupa/"
 install -m 644 packaging/systemd/vishwa-shard@.service "$STAGE/usr/lib/systemd/system/"
+install -m 644 packaging/systemd/user/vishwafs.service "$STAGE/usr/lib/systemd/user/"
 install -m 644 README.md docs/format.md docs/wire.md "$STAGE/usr/share/doc/vishwarupa/"
 # Man-style help: every command's --help, one text file per program.
 for program in vishwa vishwa-shard; do

@@ -23,6 +23,8 @@ grep -q "Package: vishwarupa" <<< "$control" || fail "control file"
 dpkg -x "$DEB" "$SCRATCH/root"
 BIN="$SCRATCH/root/usr/bin"
 [ -f "$SCRATCH/root/usr/lib/systemd/system/vishwa-shard@.service" ] || fail "systemd unit missing"
+[ -f "$SCRATCH/root/usr/lib/systemd/user/vishwafs.service" ] || fail "mount user unit missing"
+[ -f "$SCRATCH/root/usr/share/doc/vishwarupa/fstab.example" ] || fail "fstab example missing"
 grep -q "vishwa upload" "$SCRATCH/root/usr/share/doc/vishwarupa/vishwa.txt" || fail "help text missing"
 # The binaries must not need a Swift toolchain.
 libraries=$(ldd "$BIN/vishwa")

@@ -2,8 +2,9 @@ import Logging
 import Synchronization
 import VishwaClient
 
-/// Pings every host every 30 s (DESIGN §10): keeps `vishwa devices` current (last seen, free
-/// space, which `statfs` reports) and logs when a host goes away or comes back.
+/// Pings every host every 10 s (DESIGN §10): keeps `vishwa devices` current (last seen, free
+/// space, which `statfs` reports) and records when a host goes away or comes back, in the log
+/// and in the activity log (`vishwa log`).
 final class HostMonitor: Sendable {
     let session: VaultSession
     let logger: Logger
@@ -23,12 +24,16 @@ final class HostMonitor: Sendable {
                     if let statuses = try? await session.hostStatuses(timeout: .seconds(5)) {
                         for status in statuses where online[status.address] != status.online {
                             if online[status.address] != nil || !status.online {
-                                logger.notice("host \(status.name ?? status.address) is \(status.online ? "back online" : "offline")\(status.error.map { ": \($0)" } ?? "")")
+                                let line = "host \(status.name ?? status.address) is \(status.online ? "back online" : "offline")"
+                                    + (status.error.map { ": \($0)" } ?? "")
+                                logger.notice("\(line)")
+                                let catalog = session.catalog
+                                _ = try? await session.blocking { try catalog.log("host", line) }
                             }
                             online[status.address] = status.online
                         }
                     }
-                    try? await Task.sleep(for: .seconds(30))
+                    try? await Task.sleep(for: .seconds(10))
                 }
             }
         }

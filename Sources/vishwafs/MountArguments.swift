@@ -15,7 +15,7 @@ struct MountArguments {
     /// The self-healing loop: how often it checks, and how long a file stays degraded before it
     /// is repaired (0 interval: off).
     var healInterval = 600.0
-    var healGrace = 3600.0
+    var healGrace = 900.0
     var options = MountOptions()
     /// Options handed to libfuse as they are (allow_other, auto_unmount, ro, fsname, ...).
     var fuseOptions: [String] = []
@@ -39,7 +39,7 @@ struct MountArguments {
           -o attr_timeout=S     seconds the kernel trusts attributes (default 1)
           -o entry_timeout=S    seconds the kernel trusts names (default 1)
           -o heal_interval=S    seconds between self-healing passes (default 600; 0: off)
-          -o heal_grace=S       seconds a file stays degraded before it is repaired (default 3600)
+          -o heal_grace=S       seconds a file stays degraded before it is repaired (default 900)
           -o nonempty           mount over a folder that is not empty
           -o home=H, -o passphrase_file=F   as the flags, for /etc/fstab
         Other -o options go to libfuse. Unmount with 'fusermount3 -u MOUNTPOINT' (or SIGTERM):
