@@ -245,6 +245,70 @@ import Glibc
         #expect((Int(files.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0, "nothing was rebuilt on the emptied host")
     }
 
+    /// Two of five hosts die: past the grace period the mount rebuilds their shards on the three
+    /// survivors (within the per-host cap), fsck is clean again and the files tolerate what three
+    /// hosts allow; when the dead hosts return, gc deletes the copies nobody needs any more.
+    @Test func selfHealingAfterLosingTwoHostsThenGarbageCollection() throws {
+        let vault = try MountedVault(label: "heal2")
+        try vault.remount(options: ["heal_interval=1", "heal_grace=2"])
+        let made = try vault.shell("head -c 12000000 /dev/urandom > data && cp data \"$MNT/data\" && echo small > \"$MNT/small\"")
+        #expect(made.status == 0, "\(made.stderr)")
+        vault.hosts[0].stop()
+        vault.hosts[1].stop()
+        var healthy = false
+        for _ in 0..<90 where !healthy {
+            Thread.sleep(forTimeInterval: 1)
+            healthy = try run("vishwa", ["fsck", "--home", vault.home]).status == 0
+        }
+        #expect(healthy, "not repaired; log: \(vault.log.suffix(2000))")
+        let state = try vault.shell("cmp data \"$MNT/data\" && getfattr --only-values -n user.vishwa.health \"$MNT/data\"")
+        #expect(state.status == 0 && state.stdout.contains("healthy: 10/10 shards per chunk, tolerates 1 host losses"),
+                "\(state.stdout)\(state.stderr)")
+        try vault.hosts[0].start()
+        try vault.hosts[1].start()
+        let collected = try run("vishwa", ["gc", "--min-age", "0", "--home", vault.home])
+        #expect(collected.status == 0, "\(collected.stderr)")
+        let left = try vault.shell("find '\(vault.hosts[0].dir)/store/vaults' '\(vault.hosts[1].dir)/store/vaults' -type f | wc -l")
+        #expect(left.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "shards left on the returned hosts: \(left.stdout)")
+        // Cold: every byte now comes from the rebuilt shards.
+        try vault.remount()
+        let still = try vault.shell("cmp data \"$MNT/data\" && [ \"$(cat \"$MNT/small\")\" = small ]")
+        #expect(still.status == 0, "\(still.stderr)")
+    }
+
+    /// Repair (the mount's loop and `vishwa fsck --repair`) and gc run while files are written,
+    /// overwritten and read through the mount: every file ends bit-exact.
+    @Test func repairAndGarbageCollectionBesideReadsAndWritesLoseNothing() throws {
+        let vault = try MountedVault(label: "busy")
+        try vault.remount(options: ["heal_interval=1", "heal_grace=0"])
+        let busy = try vault.shell("""
+            mkdir -p src "$MNT/busy"
+            for i in $(seq 1 12); do head -c $((1000000 * (i % 5 + 1) + i)) /dev/urandom > src/f$i; done
+            (
+                for round in 1 2 3; do
+                    for i in $(seq 1 12); do cp src/f$i "$MNT/busy/f$i"; done
+                    for i in $(seq 1 12); do cmp src/f$i "$MNT/busy/f$i"; done
+                    for i in $(seq 1 12); do head -c $((700000 * round + i)) /dev/urandom > src/f$i; done
+                done
+                for i in $(seq 1 12); do cp src/f$i "$MNT/busy/f$i"; done
+            ) > writer.log 2>&1 &
+            writer=$!
+            while kill -0 $writer 2> /dev/null; do
+                # Lose some shards on one host (sed reads all of find's output: no SIGPIPE under pipefail).
+                find '\(vault.hosts[3].dir)/store/vaults' -type f | sed -n 1,20p | xargs -r rm -f
+                "$BIN/vishwa" gc --min-age 0 > /dev/null 2>&1 || true
+                "$BIN/vishwa" fsck --repair > /dev/null 2>&1 || true
+            done
+            wait $writer
+            """)
+        #expect(busy.status == 0, "\(busy.stderr)\n\((try? String(contentsOfFile: vault.scratch.path + "/writer.log", encoding: .utf8)) ?? "")")
+        try vault.remount()
+        let repaired = try run("vishwa", ["fsck", "--repair", "--home", vault.home])
+        #expect([0, 1].contains(repaired.status), "\(repaired.stdout)\(repaired.stderr)")
+        let checked = try vault.shell("for i in $(seq 1 12); do cmp src/f$i \"$MNT/busy/f$i\"; done")
+        #expect(checked.status == 0, "\(checked.stderr)\nlog: \(vault.log.suffix(2000))")
+    }
+
     /// SIGTERM with a file still open: what was written is committed before the daemon exits.
     @Test func sigtermCommitsOpenFiles() throws {
         let vault = try MountedVault(hosts: 3, label: "sigterm")
