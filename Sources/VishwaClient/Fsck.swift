@@ -25,7 +25,10 @@ public enum Fsck {
         public var lost: Int { files.filter { $0.state == "lost" }.count }
     }
 
-    public static func run(_ session: VaultSession, nodes: [Int64], deep: Bool, repair: Bool) async throws -> Report {
+    /// `repairBytesPerSecond` paces rebuilding (the mount's self-healing runs beside the user's
+    /// own traffic): after each chunk it waits as long as that chunk's bytes take at the rate.
+    public static func run(_ session: VaultSession, nodes: [Int64], deep: Bool, repair: Bool,
+                           repairBytesPerSecond: Int? = nil) async throws -> Report {
         var report = Report()
         report.catalogProblems = try session.catalog.consistencyProblems()
         let hosts = Dictionary(uniqueKeysWithValues: try session.endpoints().map { ($0.record.id!, $0.endpoint) })
@@ -53,6 +56,9 @@ public enum Fsck {
                     if live == nil { live = try await placementHosts(session) }
                     report.repairedShards += try await rebuild(chunk, of: file, key: key, bad: bad.map(\.index), hosts: hosts,
                                                                live: live!, session: session)
+                    if let rate = repairBytesPerSecond, rate > 0 {
+                        try await Task.sleep(for: .milliseconds(chunk.length * 1000 / rate))
+                    }
                 } catch {
                     report.unrepairable.append("\(file.path) chunk \(chunk.position): \(error)")
                 }

@@ -6,16 +6,20 @@ import VishwaClient
 /// The self-healing loop (DESIGN §10): every `interval` it asks the hosts which shards they
 /// still hold (HAS batches, as `vishwa fsck` does) and rebuilds the missing ones of files that
 /// have stayed degraded longer than `grace` (a host that is only rebooting is not worth a
-/// rebuild). One pass at a time, in the background; the mount never waits for it.
+/// rebuild). One pass at a time, in the background, rebuilding at a bounded pace
+/// (`heal_rate`); the mount never waits for it. Checking asks only which shards exist (no data).
 final class HealLoop: Sendable {
     let session: VaultSession
     let logger: Logger
     let interval: Duration
     let grace: Duration
+    /// Rebuilding pace in bytes per second (nil: as fast as it goes).
+    let bytesPerSecond: Int?
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(session: VaultSession, logger: Logger, interval: Duration, grace: Duration) {
+    init(session: VaultSession, logger: Logger, interval: Duration, grace: Duration, bytesPerSecond: Int?) {
         self.session = session
+        self.bytesPerSecond = bytesPerSecond
         self.logger = logger
         self.interval = interval
         self.grace = grace
@@ -60,7 +64,7 @@ final class HealLoop: Sendable {
         }
         degradedSince = degradedSince.filter { Set(nodes).contains($0.key) }
         guard !overdue.isEmpty else { return }
-        let report = try await Fsck.run(session, nodes: overdue, deep: false, repair: true)
+        let report = try await Fsck.run(session, nodes: overdue, deep: false, repair: true, repairBytesPerSecond: bytesPerSecond)
         for problem in report.unrepairable { logger.warning("self-healing: \(problem)") }
         // Fsck.run records the repair in the activity log (`vishwa log`).
         if report.repairedShards > 0 {

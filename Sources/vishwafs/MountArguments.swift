@@ -16,6 +16,8 @@ struct MountArguments {
     /// is repaired (0 interval: off).
     var healInterval = 600.0
     var healGrace = 900.0
+    /// Bytes per second the loop may rebuild (0: unbounded).
+    var healRate = 20 << 20
     var options = MountOptions()
     /// Options handed to libfuse as they are (allow_other, auto_unmount, ro, fsname, ...).
     var fuseOptions: [String] = []
@@ -40,6 +42,7 @@ struct MountArguments {
           -o entry_timeout=S    seconds the kernel trusts names (default 1)
           -o heal_interval=S    seconds between self-healing passes (default 600; 0: off)
           -o heal_grace=S       seconds a file stays degraded before it is repaired (default 900)
+          -o heal_rate=SIZE     rebuilding pace per second (default 20M; 0: unbounded)
           -o nonempty           mount over a folder that is not empty
           -o home=H, -o passphrase_file=F   as the flags, for /etc/fstab
         Other -o options go to libfuse. Unmount with 'fusermount3 -u MOUNTPOINT' (or SIGTERM):
@@ -128,6 +131,11 @@ struct MountArguments {
                     throw .usage("\(key) needs seconds from 0 to 2592000")
                 }
                 if key == "heal_interval" { healInterval = seconds } else { healGrace = seconds }
+            case "heal_rate":
+                guard let value, let rate = ByteCount(parsing: value), rate.bytes >= 0 else {
+                    throw .usage("heal_rate needs a size per second such as 20M")
+                }
+                healRate = rate.bytes
             case "home":
                 guard let value else { throw .usage("home needs a folder") }
                 home = value

@@ -138,7 +138,8 @@ func main() -> Int32 {
     let monitor = HostMonitor(session: filesystem.session, logger: logger)
     monitor.start()
     let healer = HealLoop(session: filesystem.session, logger: logger, interval: .milliseconds(Int(parsed.healInterval * 1000)),
-                          grace: .milliseconds(Int(parsed.healGrace * 1000)))
+                          grace: .milliseconds(Int(parsed.healGrace * 1000)),
+                          bytesPerSecond: parsed.healRate > 0 ? parsed.healRate : nil)
     healer.start()
     logger.info("mounted \(home.path) at \(parsed.mountpoint)")
     let status = mount.serve(filesystem)

@@ -250,7 +250,7 @@ import Glibc
     /// hosts allow; when the dead hosts return, gc deletes the copies nobody needs any more.
     @Test func selfHealingAfterLosingTwoHostsThenGarbageCollection() throws {
         let vault = try MountedVault(label: "heal2")
-        try vault.remount(options: ["heal_interval=1", "heal_grace=2"])
+        try vault.remount(options: ["heal_interval=1", "heal_grace=2", "heal_rate=8M"])
         let made = try vault.shell("head -c 12000000 /dev/urandom > data && cp data \"$MNT/data\" && echo small > \"$MNT/small\"")
         #expect(made.status == 0, "\(made.stderr)")
         vault.hosts[0].stop()
