@@ -234,6 +234,7 @@ extension Catalog {
                                  Data(version.wrappedKey), now])
             let versionID = db.lastInsertedRowID
             try Self.insertChunks(version.chunks, version: versionID, in: db)
+            try Self.clearPending(version.chunks, in: db)
             let previous = try Int64.fetchOne(db, sql: "SELECT currentVersion FROM node WHERE id = ?", arguments: [node])
             try db.execute(sql: """
                 UPDATE node SET currentVersion = ?, size = ?, mtime = ?, ctime = ?, degraded = ?, lastVersion = MAX(lastVersion, ?)

@@ -20,32 +20,63 @@ extension Catalog {
         }
     }
 
-    /// Records shards stored for a version not committed yet, before they are sent.
-    public func addPending(_ shards: [(shardID: [UInt8], host: Int64)]) throws(CatalogError) {
+    /// Records shards stored for a version not committed yet, before they are sent. `owner` is
+    /// "mount", or "upload:PID" for a command-line upload.
+    public func addPending(_ shards: [(shardID: [UInt8], host: Int64)], owner: String = "mount") throws(CatalogError) {
         try write { db in
             let now = Self.now()
             for shard in shards {
-                try db.run(sql: "INSERT OR IGNORE INTO pending (shardID, host, queuedAt) VALUES (?, ?, ?)",
-                               arguments: [Data(shard.shardID), shard.host, now])
+                try db.run(sql: "INSERT OR IGNORE INTO pending (shardID, host, queuedAt, owner) VALUES (?, ?, ?, ?)",
+                           arguments: [Data(shard.shardID), shard.host, now, owner])
             }
         }
     }
 
     /// Moves pending shards to the garbage queue: those given (a sealed chunk was rewritten before
-    /// its commit), or all of them (at mount start: whoever stored them is gone).
-    public func abandonPending(_ shards: [(shardID: [UInt8], host: Int64)]? = nil) throws(CatalogError) {
+    /// its commit), or all of `owner`'s (at mount start, or when an upload fails: whoever stored
+    /// them is gone).
+    public func abandonPending(_ shards: [(shardID: [UInt8], host: Int64)]? = nil, owner: String = "mount") throws(CatalogError) {
         try write { db in
             let now = Self.now()
             if let shards {
                 for shard in shards {
                     try db.run(sql: "DELETE FROM pending WHERE shardID = ? AND host = ?", arguments: [Data(shard.shardID), shard.host])
                     try db.run(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) VALUES (?, ?, ?)",
-                                   arguments: [Data(shard.shardID), shard.host, now])
+                               arguments: [Data(shard.shardID), shard.host, now])
                 }
             } else {
-                try db.run(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) SELECT shardID, host, ? FROM pending",
-                               arguments: [now])
-                try db.run(sql: "DELETE FROM pending")
+                try Self.abandon(owner: owner, now: now, in: db)
+            }
+        }
+    }
+
+    /// Hands the pending shards of uploads whose process is gone (killed mid-upload) to the
+    /// garbage queue; `isAlive` says whether a pid still runs. Returns how many shards.
+    @discardableResult
+    public func abandonDeadUploads(isAlive: (Int32) -> Bool) throws(CatalogError) -> Int {
+        try write { db in
+            let owners = try String.fetchAll(cached: db, sql: "SELECT DISTINCT owner FROM pending WHERE owner LIKE 'upload:%'")
+            var abandoned = 0
+            for owner in owners {
+                guard let pid = Int32(owner.dropFirst("upload:".count)), !isAlive(pid) else { continue }
+                abandoned += try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM pending WHERE owner = ?", arguments: [owner]) ?? 0
+                try Self.abandon(owner: owner, now: Self.now(), in: db)
+            }
+            return abandoned
+        }
+    }
+
+    static func abandon(owner: String, now: Int64, in db: Database) throws {
+        try db.run(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) SELECT shardID, host, ? FROM pending WHERE owner = ?",
+                   arguments: [now, owner])
+        try db.run(sql: "DELETE FROM pending WHERE owner = ?", arguments: [owner])
+    }
+
+    /// The committed chunks' shards are no longer pending.
+    static func clearPending(_ chunks: [ChunkRecord], in db: Database) throws {
+        for chunk in chunks where chunk.id == nil {
+            for shard in chunk.shards {
+                try db.run(sql: "DELETE FROM pending WHERE shardID = ? AND host = ?", arguments: [Data(shard.shardID), shard.hostID])
             }
         }
     }
@@ -69,12 +100,7 @@ extension Catalog {
                                  Data(version.wrappedKey), now])
             let versionID = db.lastInsertedRowID
             try Self.insertChunks(version.chunks, version: versionID, in: db)
-            for chunk in version.chunks where chunk.id == nil {
-                for shard in chunk.shards {
-                    try db.run(sql: "DELETE FROM pending WHERE shardID = ? AND host = ?",
-                                   arguments: [Data(shard.shardID), shard.hostID])
-                }
-            }
+            try Self.clearPending(version.chunks, in: db)
             let previous = try Int64.fetchOne(cached: db, sql: "SELECT currentVersion FROM node WHERE id = ?", arguments: [node])
             try db.run(sql: """
                 UPDATE node SET currentVersion = ?, size = ?, mtime = ?, ctime = ?, degraded = ?, lastVersion = MAX(lastVersion, ?)

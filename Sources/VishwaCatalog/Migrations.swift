@@ -119,10 +119,12 @@ extension Catalog {
                 -- mount moves them to the garbage queue.
                 -- Deleting a version checks who points at it: without this index, every node.
                 CREATE INDEX node_current_version ON node(currentVersion);
+                -- owner: 'mount', or 'upload:PID' for a `vishwa upload` (gc reclaims a dead one's).
                 CREATE TABLE pending (
                     shardID BLOB NOT NULL,
                     host INTEGER NOT NULL REFERENCES host(id),
                     queuedAt INTEGER NOT NULL,
+                    owner TEXT NOT NULL DEFAULT 'mount',
                     PRIMARY KEY (shardID, host)
                 ) WITHOUT ROWID;
                 """)

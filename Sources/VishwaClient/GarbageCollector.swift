@@ -2,6 +2,10 @@ import VishwaCatalog
 import VishwaTransport
 import VishwaWire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `vishwa gc`: deletes from the hosts the shards no version references any more (overwritten and
 /// removed files), once they have waited `minAge` in the queue. The queue is filled in the same
 /// transaction that drops the last reference, so a shard a committed version needs is never in it.
@@ -15,7 +19,11 @@ public enum GarbageCollector {
 
     public static func run(_ session: VaultSession, minAge seconds: Int64) async throws -> Report {
         let catalog = session.catalog
-        let queued = try await session.blocking { try catalog.garbage(olderThan: seconds) }
+        let queued = try await session.blocking { () throws -> [GarbageShard] in
+            // Shards of uploads killed midway: their process is gone, nothing will commit them.
+            try catalog.abandonDeadUploads { pid in kill(pid, 0) == 0 || errno == EPERM }
+            return try catalog.garbage(olderThan: seconds)
+        }
         let hosts = Dictionary(uniqueKeysWithValues: try session.endpoints().map { ($0.record.id!, $0.endpoint) })
         var report = Report(deleted: 0, alreadyGone: 0, unreachable: 0, pending: 0)
         for (hostID, shards) in Dictionary(grouping: queued, by: \.hostID) {

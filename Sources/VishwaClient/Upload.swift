@@ -67,32 +67,42 @@ public struct Uploader: Sendable {
 
         var chunks = [ChunkRecord?](repeating: nil, count: layout.chunkCount)
         var done = 0
-        try await withThrowingTaskGroup(of: ChunkRecord.self) { group in
-            var next = 0
-            func launch() {
-                let position = next
-                next += 1
-                group.addTask {
-                    let range = layout.range(ofChunk: position)
-                    let context = ShardContext(vaultID: vaultID, fileID: fileID, version: ticket.number,
-                                               chunkIndex: UInt64(position), chunkLength: range.count)
-                    let encoded = try await session.blocking {
-                        let plain = try file.read(at: range.lowerBound, count: range.count)
-                        return try codec.encode(plain, context: context, key: key)
+        // Shards go on record as this process's pending ones before they are sent: a failed
+        // upload hands them to gc at once, a killed one when gc finds this pid gone.
+        let owner = "upload:\(getpid())"
+        do {
+            try await withThrowingTaskGroup(of: ChunkRecord.self) { group in
+                var next = 0
+                func launch() {
+                    let position = next
+                    next += 1
+                    group.addTask {
+                        let range = layout.range(ofChunk: position)
+                        let context = ShardContext(vaultID: vaultID, fileID: fileID, version: ticket.number,
+                                                   chunkIndex: UInt64(position), chunkLength: range.count)
+                        let encoded = try await session.blocking {
+                            let plain = try file.read(at: range.lowerBound, count: range.count)
+                            return try codec.encode(plain, context: context, key: key)
+                        }
+                        return try await sender.send(encoded, position: position, context: context, fileID: ticket.fileID) { shards in
+                            try await session.blocking { try catalog.addPending(shards, owner: owner) }
+                        }
                     }
-                    return try await sender.send(encoded, position: position, context: context, fileID: ticket.fileID)
+                }
+                for _ in 0..<min(window, layout.chunkCount) { launch() }
+                while let chunk = try await group.next() {
+                    chunks[chunk.position] = chunk
+                    done += 1
+                    let elapsed = ContinuousClock.now - start
+                    progress(TransferProgress(chunksDone: done, chunkCount: layout.chunkCount,
+                                              bytesDone: min(size, done * parameters.chunkSize), totalBytes: size,
+                                              elapsedSeconds: elapsed.seconds))
+                    if next < layout.chunkCount { launch() }
                 }
             }
-            for _ in 0..<min(window, layout.chunkCount) { launch() }
-            while let chunk = try await group.next() {
-                chunks[chunk.position] = chunk
-                done += 1
-                let elapsed = ContinuousClock.now - start
-                progress(TransferProgress(chunksDone: done, chunkCount: layout.chunkCount,
-                                          bytesDone: min(size, done * parameters.chunkSize), totalBytes: size,
-                                          elapsedSeconds: elapsed.seconds))
-                if next < layout.chunkCount { launch() }
-            }
+        } catch {
+            try? await session.blocking { try catalog.abandonPending(owner: owner) }
+            throw error
         }
         let records = chunks.compactMap { $0 }
         let degraded = records.contains { $0.shards.count < parameters.n }

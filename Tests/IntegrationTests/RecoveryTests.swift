@@ -114,6 +114,12 @@ import Glibc
         #expect(sameBytes(data, old), "after the interrupted upload /big is \(data.count) bytes, not its old version of \(old.count)")
         let check = try run("vishwa", ["verify", "--catalog", "--home", home])
         #expect(check.status == 0, "\(check.stdout)")
+
+        // The killed upload's stored shards were on record as pending; gc finds their process
+        // gone and deletes them: the hosts keep exactly the old version's ten shards.
+        let collected = try run("vishwa", ["gc", "--min-age", "0", "--home", home])
+        #expect(collected.status == 0, "\(collected.stderr)")
+        #expect(hosts.map { files(under: $0.dir + "/store/vaults").count }.reduce(0, +) == 10, "\(collected.stdout)")
     }
 
     @Test func aCatalogFromANewerVersionIsRefused() throws {
