@@ -27,8 +27,10 @@ public enum Fsck {
 
     /// `repairBytesPerSecond` paces rebuilding (the mount's self-healing runs beside the user's
     /// own traffic): after each chunk it waits as long as that chunk's bytes take at the rate.
+    /// `progress` is told (files checked, files in all) after each file.
     public static func run(_ session: VaultSession, nodes: [Int64], deep: Bool, repair: Bool,
-                           repairBytesPerSecond: Int? = nil) async throws -> Report {
+                           repairBytesPerSecond: Int? = nil,
+                           progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> Report {
         var report = Report()
         report.catalogProblems = try session.catalog.consistencyProblems()
         let hosts = Dictionary(uniqueKeysWithValues: try session.endpoints().map { ($0.record.id!, $0.endpoint) })
@@ -43,7 +45,8 @@ public enum Fsck {
             }
         }
         var live: [PlacementHost]?  // asked at the first repair, then reused
-        for node in nodes {
+        for (done, node) in nodes.enumerated() {
+            defer { progress(done + 1, nodes.count) }
             let file = try session.catalog.file(node: node)
             guard !file.chunks.isEmpty else { continue }
             let key = try FileKeys.unwrap(file.wrappedKey, fileID: file.fileID, vault: session.vault)

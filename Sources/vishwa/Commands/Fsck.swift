@@ -1,5 +1,10 @@
 import ArgumentParser
+import Foundation
 import VishwaClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct FsckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,12 +30,18 @@ struct FsckCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    /// On a terminal, one line that counts the files checked (rewritten in place).
+    static let progressLine: @Sendable (Int, Int) -> Void = { done, total in
+        guard isatty(2) == 1 else { return }
+        FileHandle.standardError.write(Data("\rfsck: \(done)/\(total) files checked\(done == total ? "\n" : "")".utf8))
+    }
+
     func run() async throws {
         let report: Fsck.Report
         do {
             report = try await withSession(options) { session in
                 let nodes = try session.fileNodes(file)
-                return try await Fsck.run(session, nodes: nodes, deep: deep, repair: repair)
+                return try await Fsck.run(session, nodes: nodes, deep: deep, repair: repair, progress: Self.progressLine)
             }
         } catch {
             printError(String(describing: error))
