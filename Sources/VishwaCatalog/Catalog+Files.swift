@@ -116,7 +116,8 @@ public struct VersionTicket: Sendable {
 extension Catalog {
     public static let rootNode: Int64 = 1
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
+    /// Now, in nanoseconds since the epoch: the unit of every time in the catalog.
+    public static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
 
     /// Splits "/a/b/c" or "a/b/c" into components; empty components and "." are dropped.
     /// Throws on ".." and on names longer than 255 bytes.

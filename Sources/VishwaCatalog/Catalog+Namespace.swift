@@ -109,11 +109,12 @@ extension Catalog {
     /// The node named `name` in directory `parent`.
     public func lookup(parent: Int64, name: String) throws(CatalogError) -> NodeAttributes {
         try quickRead { db in
-            try Self.requireDirectory(parent, in: db)
-            guard let row = try Row.fetchOne(cached: db, sql: """
+            if let row = try Row.fetchOne(cached: db, sql: """
                 SELECT \(Self.attributeColumns) FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? AND e.name = ?
-                """, arguments: [parent, name]) else { throw CatalogError.namespace(.notFound) }
-            return Self.attributes(row)
+                """, arguments: [parent, name]) { return Self.attributes(row) }
+            // Only a miss needs to know why: no such name, or the parent is not a directory.
+            try Self.requireDirectory(parent, in: db)
+            throw CatalogError.namespace(.notFound)
         }
     }
 

@@ -45,40 +45,29 @@ public final class Catalog: Sendable {
 
     /// Makes every commit so far durable on disk (a checkpoint syncs the log first).
     public func sync() throws(CatalogError) {
-        do {
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
-        } catch {
-            throw .database(path: path, reason: "\(error)")
-        }
+        try mapped { try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") } }
     }
 
     /// Runs `body` in one write transaction.
     func write<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
-        do {
-            return try pool.write(body)
-        } catch let error as CatalogError {
-            throw error
-        } catch {
-            throw .database(path: path, reason: "\(error)")
-        }
+        try mapped { try pool.write(body) }
     }
 
     /// Runs `body` outside a transaction: for reads of a single statement (atomic by themselves),
     /// where BEGIN and COMMIT would cost more than the query. Lookups on the mount's hot paths.
     func quickRead<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
-        do {
-            return try pool.unsafeRead(body)
-        } catch let error as CatalogError {
-            throw error
-        } catch {
-            throw .database(path: path, reason: "\(error)")
-        }
+        try mapped { try pool.unsafeRead(body) }
     }
 
     /// Runs `body` on a consistent snapshot.
     func read<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
+        try mapped { try pool.read(body) }
+    }
+
+    /// Our own errors pass through; SQLite's become one line naming the catalog.
+    private func mapped<T>(_ body: () throws -> T) throws(CatalogError) -> T {
         do {
-            return try pool.read(body)
+            return try body()
         } catch let error as CatalogError {
             throw error
         } catch {

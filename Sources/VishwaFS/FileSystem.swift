@@ -267,8 +267,7 @@ public final class FileSystem: Sendable {
             await release(node)
             throw error
         }
-        let version = await file.committedVersion
-        let dirty = await file.hasChanges
+        let (version, dirty) = await file.versionState
         let keepCache = kernelCached.withLock { cached in
             defer { cached[node] = version }
             return !dirty && cached[node] == version

@@ -86,8 +86,27 @@ actor OpenFile {
         self.overlay = Overlay(size: file.size, mtime: file.mtime)
     }
 
-    var hasChanges: Bool { changed }
-    var committedVersion: UInt64 { file.versionNumber }
+    /// The committed version, and whether changes since are still uncommitted (one hop for `open`).
+    var versionState: (committed: UInt64, changed: Bool) { (file.versionNumber, changed) }
+
+    /// Runs `body` holding the writers' lock; see `mapped`.
+    private func locked<T>(_ what: String, _ body: () async throws -> T) async throws(FSError) -> T {
+        try await mapped(what) { try await lock.withLock { try await body() } }
+    }
+
+    /// `FSError`s pass through, a file gone from the catalog is `notFound`, anything else is an
+    /// I/O error naming this file and what failed (for the one log line an EIO gets).
+    private func mapped<T>(_ what: String, _ body: () async throws -> T) async throws(FSError) -> T {
+        do {
+            return try await body()
+        } catch let error as FSError {
+            throw error
+        } catch CatalogError.namespace(.notFound) {
+            throw .notFound
+        } catch {
+            throw .io("\(file.path): \(what) failed: \(error)")
+        }
+    }
 
     // MARK: Reads
 
@@ -121,7 +140,7 @@ actor OpenFile {
     /// otherwise only the shards that cover the range are fetched.
     private func bytes(of position: Int, from: Int, to: Int, whole: Bool) async throws(FSError) -> ArraySlice<UInt8> {
         if let bytes = dirty[position] { return bytes[from..<to] }
-        do {
+        return try await mapped("chunk \(position)") {
             if let task = sealing[position] {
                 if let version = pendingVersion,
                    let bytes = data.source.cache.get(ChunkKey(fileID: file.fileID, version: version, index: position)) {
@@ -132,10 +151,6 @@ actor OpenFile {
             if let record = sealed[position] { return try await stored(record, from: from, to: to, whole: whole) }
             guard let chunk = base[position], position * chunkSize < baseValid else { return [] }
             return try await stored(chunk, from: from, to: min(to, baseValid - position * chunkSize), whole: whole)
-        } catch let error as FSError {
-            throw error
-        } catch {
-            throw .io("\(file.path) chunk \(position): \(error)")
         }
     }
 
@@ -151,75 +166,63 @@ actor OpenFile {
     /// Writes `bytes` at `offset`; returns when they are in memory (sealed chunks go out in the
     /// background, at most `sealWindow` at once).
     func write(_ bytes: [UInt8], at offset: Int) async throws(FSError) -> Int {
-        do {
-            return try await lock.withLock {
-                if let failure { throw FSError.io(failure) }
-                var cursor = 0
-                while cursor < bytes.count {
-                    let position = (offset + cursor) / chunkSize
-                    let start = position * chunkSize
-                    let within = offset + cursor - start
-                    let count = min(bytes.count - cursor, chunkSize - within)
-                    // The chunk's current bytes matter unless this write covers all of them.
-                    let current = max(0, min(start + chunkSize, size) - start)
-                    try await materialize(position, load: !(within == 0 && count >= current))
-                    dirty[position]!.withUnsafeMutableBytes { target in
-                        bytes.withUnsafeBytes { source in
-                            target.baseAddress!.advanced(by: within)
-                                .copyMemory(from: source.baseAddress!.advanced(by: cursor), byteCount: count)
-                        }
+        try await locked("write") {
+            if let failure { throw FSError.io(failure) }
+            var cursor = 0
+            while cursor < bytes.count {
+                let position = (offset + cursor) / chunkSize
+                let start = position * chunkSize
+                let within = offset + cursor - start
+                let count = min(bytes.count - cursor, chunkSize - within)
+                // The chunk's current bytes matter unless this write covers all of them.
+                let current = max(0, min(start + chunkSize, size) - start)
+                try await materialize(position, load: !(within == 0 && count >= current))
+                dirty[position]!.withUnsafeMutableBytes { target in
+                    bytes.withUnsafeBytes { source in
+                        target.baseAddress!.advanced(by: within)
+                            .copyMemory(from: source.baseAddress!.advanced(by: cursor), byteCount: count)
                     }
-                    cursor += count
-                    size = max(size, offset + cursor)
-                    if within + count == chunkSize { try await startSeal(position) }
                 }
-                touch()
-                while dirty.count > data.maxDirtyChunks, let oldest = dirty.keys.min() { try await startSeal(oldest) }
-                return bytes.count
+                cursor += count
+                size = max(size, offset + cursor)
+                if within + count == chunkSize { try await startSeal(position) }
             }
-        } catch let error as FSError {
-            throw error
-        } catch {
-            throw .io("\(error)")
+            touch()
+            while dirty.count > data.maxDirtyChunks, let oldest = dirty.keys.min() { try await startSeal(oldest) }
+            return bytes.count
         }
     }
 
     /// Sets the size: growing reads as zeros; shrinking drops the bytes past the end for good.
     func truncate(to newSize: Int) async throws(FSError) {
-        do {
-            try await lock.withLock {
-                if let failure { throw FSError.io(failure) }
-                if newSize < size {
-                    let keep = (newSize + chunkSize - 1) / chunkSize
-                    for position in dirty.keys where position >= keep { dirty[position] = nil }
-                    for position in sealing.keys where position >= keep { await settle(position) }
-                    for (position, record) in sealed where position >= keep {
-                        sealed[position] = nil
-                        await abandon(record)
-                    }
-                    if newSize % chunkSize != 0 {
-                        let position = newSize / chunkSize
-                        try await materialize(position, load: true)
-                        let from = newSize - position * chunkSize
-                        dirty[position]!.withUnsafeMutableBytes { buffer in
-                            _ = memset(buffer.baseAddress! + from, 0, chunkSize - from)
-                        }
-                    }
-                    baseValid = min(baseValid, newSize)
+        try await locked("truncate") {
+            if let failure { throw FSError.io(failure) }
+            if newSize < size {
+                let keep = (newSize + chunkSize - 1) / chunkSize
+                for position in dirty.keys where position >= keep { dirty[position] = nil }
+                for position in sealing.keys where position >= keep { await settle(position) }
+                for (position, record) in sealed where position >= keep {
+                    sealed[position] = nil
+                    await abandon(record)
                 }
-                size = newSize
-                touch()
+                if newSize % chunkSize != 0 {
+                    let position = newSize / chunkSize
+                    try await materialize(position, load: true)
+                    let from = newSize - position * chunkSize
+                    dirty[position]!.withUnsafeMutableBytes { buffer in
+                        _ = memset(buffer.baseAddress! + from, 0, chunkSize - from)
+                    }
+                }
+                baseValid = min(baseValid, newSize)
             }
-        } catch let error as FSError {
-            throw error
-        } catch {
-            throw .io("\(error)")
+            size = newSize
+            touch()
         }
     }
 
     private func touch() {
         changed = true
-        mtime = Self.now()
+        mtime = Catalog.now()
         overlay.set(size: size, mtime: mtime, changed: true)
     }
 
@@ -302,50 +305,41 @@ actor OpenFile {
     /// before it, readers see the old version whole; after it, the new one. Returns the new
     /// attributes, or nil when there was nothing to commit.
     func commit() async throws(FSError) -> NodeAttributes? {
-        do {
-            return try await lock.withLock { () async throws -> NodeAttributes? in
-                if let failure { throw FSError.io(failure) }
-                guard changed else { return nil }
-                let count = (size + chunkSize - 1) / chunkSize
-                for position in 0..<count where dirty[position] == nil {
-                    if sealing[position] != nil { await settle(position) }
-                    let stored = sealed[position] != nil || (base[position] != nil && position * chunkSize < baseValid)
-                    if stored && reusable(position) == nil {
-                        try await materialize(position, load: true)
-                    }
+        try await locked("commit") { () async throws -> NodeAttributes? in
+            if let failure { throw FSError.io(failure) }
+            guard changed else { return nil }
+            let count = (size + chunkSize - 1) / chunkSize
+            for position in 0..<count where dirty[position] == nil {
+                if sealing[position] != nil { await settle(position) }
+                let stored = sealed[position] != nil || (base[position] != nil && position * chunkSize < baseValid)
+                if stored && reusable(position) == nil {
+                    try await materialize(position, load: true)
                 }
-                for position in dirty.keys.sorted() { try await startSeal(position) }
-                for position in sealing.keys.sorted() { await settle(position) }
-                if let failure { throw FSError.io(failure) }
-                let chunks = (0..<count).compactMap { reusable($0) }
-                let parameters = data.writer.parameters
-                let version = NewVersion(size: size, chunkSize: chunkSize, k: parameters.k, m: parameters.m,
-                                         wrappedKey: FileKeys.wrap(key, fileID: file.fileID, vault: data.session.vault),
-                                         chunks: chunks, degraded: chunks.contains { $0.shards.count < $0.k + $0.m })
-                let number = try await reservedVersion()
-                // The overlay's mtime: the last write's, or what utimens set after it.
-                mtime = overlay.value.mtime
-                let catalog = data.session.catalog, node = node, mtime = mtime
-                let (attributes, committed) = try await data.session.blocking {
-                    let attributes = try catalog.commitVersion(node: node, number: number, version: version, mtime: mtime)
-                    return (attributes, try catalog.file(node: node))
-                }
-                file = committed
-                base = Dictionary(uniqueKeysWithValues: committed.chunks.map { ($0.position, $0) })
-                baseValid = committed.size
-                sealed = [:]
-                pendingVersion = nil
-                changed = false
-                overlay.set(size: size, mtime: mtime, changed: false)
-                return attributes
             }
-        } catch let error as FSError {
-            throw error
-        } catch let error as CatalogError {
-            if case .namespace(.notFound) = error { throw .notFound }
-            throw .io("\(file.path): commit failed: \(error)")
-        } catch {
-            throw .io("\(file.path): \(error)")
+            for position in dirty.keys.sorted() { try await startSeal(position) }
+            for position in sealing.keys.sorted() { await settle(position) }
+            if let failure { throw FSError.io(failure) }
+            let chunks = (0..<count).compactMap { reusable($0) }
+            let parameters = data.writer.parameters
+            let version = NewVersion(size: size, chunkSize: chunkSize, k: parameters.k, m: parameters.m,
+                                     wrappedKey: FileKeys.wrap(key, fileID: file.fileID, vault: data.session.vault),
+                                     chunks: chunks, degraded: chunks.contains { $0.shards.count < $0.k + $0.m })
+            let number = try await reservedVersion()
+            // The overlay's mtime: the last write's, or what utimens set after it.
+            mtime = overlay.value.mtime
+            let catalog = data.session.catalog, node = node, mtime = mtime
+            let (attributes, committed) = try await data.session.blocking {
+                let attributes = try catalog.commitVersion(node: node, number: number, version: version, mtime: mtime)
+                return (attributes, try catalog.file(node: node))
+            }
+            file = committed
+            base = Dictionary(uniqueKeysWithValues: committed.chunks.map { ($0.position, $0) })
+            baseValid = committed.size
+            sealed = [:]
+            pendingVersion = nil
+            changed = false
+            overlay.set(size: size, mtime: mtime, changed: false)
+            return attributes
         }
     }
 
@@ -368,11 +362,5 @@ actor OpenFile {
             changed = false
             overlay.set(size: size, mtime: mtime, changed: false)
         }
-    }
-
-    static func now() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 }

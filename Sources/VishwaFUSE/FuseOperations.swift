@@ -75,7 +75,7 @@ enum FuseOperations {
             if toSet & FuseOperations.setMode != 0 { changes.permissions = UInt32(attr.st_mode) & 0o7777 }
             if toSet & FuseOperations.setUID != 0 { changes.uid = attr.st_uid }
             if toSet & FuseOperations.setGID != 0 { changes.gid = attr.st_gid }
-            let now = OpenFileClock.now()
+            let now = Catalog.now()
             if toSet & FuseOperations.setAtimeNow != 0 { changes.atime = now } else if toSet & FuseOperations.setAtime != 0 { changes.atime = FuseOperations.nanoseconds(attr.st_atim) }
             if toSet & FuseOperations.setMtimeNow != 0 { changes.mtime = now } else if toSet & FuseOperations.setMtime != 0 { changes.mtime = FuseOperations.nanoseconds(attr.st_mtim) }
             let size = toSet & FuseOperations.setSize != 0 ? Int(attr.st_size) : nil
@@ -169,13 +169,5 @@ enum FuseOperations {
         installDirectoryOperations(&ops)
         installAttributeOperations(&ops)
         return ops
-    }
-}
-
-enum OpenFileClock {
-    static func now() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 }
