@@ -76,27 +76,47 @@ public struct Reader: Sendable {
         let codec = ShardCodec(parameters: parameters)
         let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
                                    version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
-        let needed = codec.dataShards(coveringOffset: range.lowerBound, length: range.count, chunkLength: chunk.length)
-        let locations: [ShardLocation] = chunk.shards.filter { needed.contains($0.index) }.compactMap { shard in
-            guard let host = hosts[shard.hostID] else { return nil }
-            return ShardLocation(index: shard.index, id: WireShardID(bytes: shard.shardID)!, host: host)
+        let plan = codec.fetchPlan(offset: range.lowerBound, length: range.count, chunkLength: chunk.length)
+        let locations: [(ShardLocation, Range<Int>)] = plan.compactMap { index, bytes in
+            guard let shard = chunk.shards.first(where: { $0.index == index }), let host = hosts[shard.hostID] else { return nil }
+            return (ShardLocation(index: index, id: WireShardID(bytes: shard.shardID)!, host: host), bytes)
         }
-        if locations.count == needed.count {
-            let fetched = await session.pool.hedgedFetch(locations, need: locations.count, extra: 0) { location, body in
-                body.withUnsafeReadableBytes { ShardHeader(parsing: $0)?.index == location.index }
-            }
-            if fetched.shards.count == needed.count {
-                // One or two pieces: decrypting here costs less than a hop to another thread.
-                do {
-                    return try codec.decodeRange(offset: range.lowerBound, length: range.count, from: fetched.shards.map(\.1),
-                                                 context: context, key: key)
-                } catch {
-                    session.logger.warning("chunk \(chunk.position) of \(file.path): \(error); rebuilding it from any \(chunk.k) shards")
-                }
+        if locations.count == plan.count {
+            do {
+                let parts = try await fetchParts(locations)
+                // One or two segments: decrypting here costs less than a hop to another thread.
+                return try codec.decodeRange(offset: range.lowerBound, length: range.count, from: parts, context: context, key: key)
+            } catch {
+                session.logger.warning("chunk \(chunk.position) of \(file.path): \(error); rebuilding it from any \(chunk.k) shards")
             }
         }
         let whole = try await self.chunk(chunk, of: file, key: key, hosts: hosts)
         return Array(whole[range])
+    }
+
+    /// The header and the byte range of each shard, all asked at once (two requests per shard on
+    /// its host's connection). A shard written in format 1 is fetched whole: it has no segments.
+    /// A short timeout: the caller falls back to a hedged rebuild of the chunk.
+    private func fetchParts(_ locations: [(ShardLocation, Range<Int>)]) async throws -> [ShardPart<ByteBuffer>] {
+        let pool = session.pool
+        return try await withThrowingTaskGroup(of: ShardPart<ByteBuffer>.self) { group in
+            for (location, bytes) in locations {
+                group.addTask {
+                    async let header = pool.send(.get(id: location.id, offset: 0, length: UInt64(ShardFormat.headerLength)),
+                                                 to: location.host, timeout: .seconds(2))
+                    async let body = pool.send(.get(id: location.id, offset: UInt64(bytes.lowerBound), length: UInt64(bytes.count)),
+                                               to: location.host, timeout: .seconds(2))
+                    let headerBytes = try await header
+                    let version = headerBytes.withUnsafeReadableBytes { ShardHeader(parsing: $0)?.formatVersion }
+                    if version != nil && version != ShardFormat.version {
+                        let whole = try await pool.send(.get(id: location.id, offset: 0, length: nil), to: location.host)
+                        return ShardPart(whole: whole)
+                    }
+                    return ShardPart(header: headerBytes, body: try await body, offset: bytes.lowerBound)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
     }
 
     /// Writes the current version of `node` to `outPath`, through a temp file beside it renamed

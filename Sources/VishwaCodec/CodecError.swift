@@ -27,7 +27,7 @@ public enum CodecError: Error, Equatable, CustomStringConvertible {
 /// A shard the decoder set aside, and why; decoding treats it as missing.
 public struct ShardRejection: Sendable, Equatable, CustomStringConvertible {
     public enum Reason: Error, Sendable, Equatable, CustomStringConvertible {
-        /// Not a shard of format 1, or its length does not fit the expected chunk.
+        /// Not a shard of a known format, or its length does not fit the expected chunk.
         case malformed
         /// Its header names other coding parameters, vault, file, version, chunk or length.
         case wrongContext

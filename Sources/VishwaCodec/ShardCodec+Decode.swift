@@ -80,12 +80,25 @@ extension ShardCodec {
         return (offset / piece)..<((offset + length - 1) / piece + 1)
     }
 
+    /// For a read of bytes `offset..<offset+length` of a chunk: each covering data shard and the
+    /// bytes of it to fetch (its header, `0..<ShardFormat.headerLength`, is needed too: it holds
+    /// the nonce). Shards of the format written; an older shard found there is fetched whole.
+    public func fetchPlan(offset: Int, length: Int, chunkLength: Int) -> [(index: Int, bytes: Range<Int>)] {
+        let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: chunkLength), version: ShardFormat.version)
+        return dataShards(coveringOffset: offset, length: length, chunkLength: chunkLength).map { index in
+            let pieceStart = index * layout.piece
+            let range = (max(offset, pieceStart) - pieceStart)..<(min(offset + length, pieceStart + layout.piece) - pieceStart)
+            return (index, layout.shardBytes(covering: range))
+        }
+    }
+
     /// Decodes bytes `offset..<offset+length` of a chunk from just the data shards that cover them
-    /// (`dataShards(coveringOffset:length:chunkLength:)`); other shards in `shards` are ignored.
+    /// (`dataShards(coveringOffset:length:chunkLength:)`), each whole or as the part `fetchPlan`
+    /// names; other shards in `parts` are ignored.
     /// Throws `.dataShardUnavailable` when a covering shard is absent or fails authentication;
     /// the caller then falls back to `decode` with any k shards.
-    public func decodeRange(
-        offset: Int, length: Int, from shards: [some ShardBytes], context: ShardContext, key: SecretBytes
+    public func decodeRange<Bytes: ShardBytes>(
+        offset: Int, length: Int, from parts: [ShardPart<Bytes>], context: ShardContext, key: SecretBytes
     ) throws(CodecError) -> [UInt8] {
         guard offset >= 0, length >= 0, offset + length <= context.chunkLength else {
             throw .rangeOutOfBounds(offset: offset, length: length, chunkLength: context.chunkLength)
@@ -93,8 +106,8 @@ extension ShardCodec {
         let piece = parameters.pieceLength(forChunkLength: context.chunkLength)
         let needed = dataShards(coveringOffset: offset, length: length, chunkLength: context.chunkLength)
         var byIndex: [Int: [Int]] = [:]
-        for position in shards.indices {
-            if let index = Self.claimedIndex(of: shards[position]), needed.contains(index) {
+        for position in parts.indices {
+            if let index = Self.claimedIndex(of: parts[position].header), needed.contains(index) {
                 byIndex[index, default: []].append(position)
             }
         }
@@ -103,25 +116,25 @@ extension ShardCodec {
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(piece, 1), alignment: 64)
             defer { scratch.deallocate() }
             for index in needed {
+                let pieceStart = index * piece
+                let from = max(offset, pieceStart), to = min(offset + length, pieceStart + piece)
                 var lastReason: ShardRejection.Reason?
-                var opened = false
-                for position in byIndex[index] ?? [] where !opened {
-                    switch shards[position].withUnsafeBytes({ open($0, into: scratch, context: context, key: key) }) {
-                    case .success(index): opened = true
+                var opened: Int?
+                for position in byIndex[index] ?? [] where opened == nil {
+                    switch parts[position].open(self, piece: (from - pieceStart)..<(to - pieceStart), into: scratch,
+                                                context: context, key: key) {
+                    case .success(let at) where at.index == index: opened = at.start
                     case .success: lastReason = .wrongContext
                     case .failure(let reason): lastReason = reason
                     }
                 }
-                guard opened else {
+                guard let scratchStart = opened else {
                     failure = .dataShardUnavailable(index: index, reason: lastReason)
                     return
                 }
                 // Copy the overlap of this piece with the requested range.
-                let pieceStart = index * piece
-                let from = max(offset, pieceStart)
-                let to = min(offset + length, pieceStart + piece)
                 (UnsafeMutableRawPointer(out.baseAddress!) + (from - offset))
-                    .copyMemory(from: scratch + (from - pieceStart), byteCount: to - from)
+                    .copyMemory(from: scratch + (from - pieceStart - scratchStart), byteCount: to - from)
             }
             initialized = length
         }
@@ -129,3 +142,41 @@ extension ShardCodec {
         return result
     }
 }
+
+/// A shard, or the part of one a range read fetched: its header and its bytes from `offset` on.
+public struct ShardPart<Bytes: ShardBytes> {
+    /// At least the shard's first `ShardFormat.headerLength` bytes.
+    public let header: Bytes
+    public let body: Bytes
+    /// Where `body` starts in the shard.
+    public let offset: Int
+
+    public init(header: Bytes, body: Bytes, offset: Int) {
+        self.header = header
+        self.body = body
+        self.offset = offset
+    }
+
+    /// A whole shard.
+    public init(whole shard: Bytes) {
+        self.init(header: shard, body: shard, offset: 0)
+    }
+
+    /// Authenticates and decrypts the segments holding piece bytes `range` into `output`; returns
+    /// the shard's index and the piece offset that `output` starts at.
+    func open(
+        _ codec: ShardCodec, piece range: Range<Int>, into output: UnsafeMutableRawPointer, context: ShardContext, key: SecretBytes
+    ) -> Result<(index: Int, start: Int), ShardRejection.Reason> {
+        header.withUnsafeBytes { header in
+            guard let parsed = ShardHeader(parsing: header) else { return .failure(.malformed) }
+            let layout = SegmentLayout(piece: codec.parameters.pieceLength(forChunkLength: context.chunkLength),
+                                       version: parsed.formatVersion)
+            let start = layout.plaintext(layout.segments(covering: range).first ?? 0).lowerBound
+            return body.withUnsafeBytes { body in
+                codec.open(header: header, body: body, at: offset, piece: range, into: output, context: context, key: key)
+            }.map { (index: $0, start: start) }
+        }
+    }
+}
+
+extension ShardPart: Sendable where Bytes: Sendable {}

@@ -36,28 +36,34 @@ public struct ShardCodec: Sendable {
         }
         precondition(context.chunkLength == chunk.count, "context.chunkLength must equal the chunk's length")
         let (k, n) = (parameters.k, parameters.n)
-        let piece = parameters.pieceLength(forChunkLength: chunk.count)
-        let shardLength = ShardFormat.overhead + piece
-        let header = ShardFormat.headerLength
+        let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: chunk.count), version: ShardFormat.version)
+        let shardLength = layout.shardLength
 
         let storage = [UInt8](unsafeUninitializedCapacity: n * shardLength) { buffer, initialized in
             let base = UnsafeMutableRawPointer(buffer.baseAddress!)
-            // 1. Lay the plaintext out as k pieces, zero-padding the tail.
-            for i in 0..<k {
-                let destination = base + i * shardLength + header
-                let start = i * piece
-                let available = max(0, min(piece, chunk.count - start))
-                if available > 0 { destination.copyMemory(from: chunk.baseAddress! + start, byteCount: available) }
-                if available < piece { (destination + available).initializeMemory(as: UInt8.self, repeating: 0, count: piece - available) }
+            for s in 0..<layout.count {
+                let span = layout.plaintext(s)
+                let at = layout.sealed(s).lowerBound
+                // 1. This segment of each of the k pieces, zero-padding past the chunk's end.
+                for i in 0..<k {
+                    let destination = base + i * shardLength + at
+                    let start = i * layout.piece + span.lowerBound
+                    let available = max(0, min(span.count, chunk.count - start))
+                    if available > 0 { destination.copyMemory(from: chunk.baseAddress! + start, byteCount: available) }
+                    if available < span.count {
+                        (destination + available).initializeMemory(as: UInt8.self, repeating: 0, count: span.count - available)
+                    }
+                }
+                // 2. Parity, straight into the parity shards' segments (the code works bytewise,
+                // so coding segment by segment equals coding whole pieces).
+                code.encode(
+                    length: span.count,
+                    data: (0..<k).map { UnsafeRawPointer(base + $0 * shardLength + at) },
+                    parity: (k..<n).map { base + $0 * shardLength + at })
             }
-            // 2. Parity pieces, straight into their shards.
-            code.encode(
-                length: piece,
-                data: (0..<k).map { UnsafeRawPointer(base + $0 * shardLength + header) },
-                parity: (k..<n).map { base + $0 * shardLength + header })
-            // 3. Header, nonce, and in-place encryption of each piece.
+            // 3. Header, nonce, and in-place encryption of each segment.
             for i in 0..<n {
-                seal(shard: base + i * shardLength, index: i, piece: piece, context: context, key: key, nonces: nonces)
+                seal(shard: base + i * shardLength, index: i, layout: layout, context: context, key: key, nonces: nonces)
             }
             initialized = n * shardLength
         }
@@ -72,18 +78,25 @@ public struct ShardCodec: Sendable {
     }
 
     private func seal(
-        shard: UnsafeMutableRawPointer, index: Int, piece: Int, context: ShardContext, key: SecretBytes,
+        shard: UnsafeMutableRawPointer, index: Int, layout: SegmentLayout, context: ShardContext, key: SecretBytes,
         nonces: (UnsafeMutableRawBufferPointer) -> Void
     ) {
         ShardFormat.writeAssociatedData(to: shard, context: context, parameters: parameters, index: index)
         let nonce = UnsafeMutableRawBufferPointer(start: shard + ShardFormat.nonceOffset, count: XChaCha20Poly1305.nonceLength)
         nonces(nonce)
-        XChaCha20Poly1305.sealInPlace(
-            UnsafeMutableRawBufferPointer(start: shard + ShardFormat.headerLength, count: piece),
-            tag: UnsafeMutableRawBufferPointer(start: shard + ShardFormat.headerLength + piece, count: ShardFormat.tagLength),
-            nonce: UnsafeRawBufferPointer(nonce),
-            additionalData: UnsafeRawBufferPointer(start: shard, count: ShardFormat.associatedDataLength),
-            key: key)
+        withUnsafeTemporaryAllocation(byteCount: XChaCha20Poly1305.nonceLength, alignment: 8) { segmentNonce in
+            for s in 0..<layout.count {
+                let sealed = layout.sealed(s)
+                let length = sealed.count - ShardFormat.tagLength
+                ShardFormat.segmentNonce(nonce.baseAddress!, segment: s, into: segmentNonce.baseAddress!)
+                XChaCha20Poly1305.sealInPlace(
+                    UnsafeMutableRawBufferPointer(start: shard + sealed.lowerBound, count: length),
+                    tag: UnsafeMutableRawBufferPointer(start: shard + sealed.lowerBound + length, count: ShardFormat.tagLength),
+                    nonce: UnsafeRawBufferPointer(segmentNonce),
+                    additionalData: UnsafeRawBufferPointer(start: shard, count: ShardFormat.associatedDataLength),
+                    key: key)
+            }
+        }
     }
 
     // MARK: Authentication
@@ -97,29 +110,58 @@ public struct ShardCodec: Sendable {
         _ shard: UnsafeRawBufferPointer, into output: UnsafeMutableRawPointer, context: ShardContext, key: SecretBytes
     ) -> Result<Int, ShardRejection.Reason> {
         let piece = parameters.pieceLength(forChunkLength: context.chunkLength)
-        guard shard.count == ShardFormat.overhead + piece, let header = ShardHeader(parsing: shard) else {
-            return .failure(.malformed)
-        }
+        guard let header = ShardHeader(parsing: shard),
+              shard.count == SegmentLayout(piece: piece, version: header.formatVersion).shardLength
+        else { return .failure(.malformed) }
+        return open(header: shard, body: shard, at: 0, piece: 0..<piece, into: output, context: context, key: key)
+    }
+
+    /// Checks a shard's header (`header`, its first bytes) against `context` and decrypts the
+    /// segments that hold piece bytes `piece` from `body`, the shard's bytes from offset `at`:
+    /// whole segments, written to `output` from the first one's start. Returns the shard's index,
+    /// or why it was set aside (`.malformed` when `body` does not hold those segments exactly).
+    func open(
+        header shard: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, at start: Int, piece range: Range<Int>,
+        into output: UnsafeMutableRawPointer, context: ShardContext, key: SecretBytes
+    ) -> Result<Int, ShardRejection.Reason> {
+        guard let header = ShardHeader(parsing: shard) else { return .failure(.malformed) }
+        let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: context.chunkLength), version: header.formatVersion)
+        // A range inside an empty piece still opens its one segment, so its tag is checked.
+        let segments = range.isEmpty ? 0..<1 : layout.segments(covering: range)
+        guard range.upperBound <= layout.piece, let first = segments.first, let last = segments.last,
+              start <= layout.sealed(first).lowerBound, layout.sealed(last).upperBound - start <= body.count
+        else { return .failure(.malformed) }
         guard header.k == parameters.k, header.m == parameters.m, header.index < parameters.n,
               header.chunkLength == context.chunkLength, header.vaultID == context.vaultID,
               header.fileID == context.fileID, header.version == context.version,
               header.chunkIndex == context.chunkIndex
         else { return .failure(.wrongContext) }
 
-        return withUnsafeTemporaryAllocation(byteCount: ShardFormat.associatedDataLength, alignment: 8) { ad in
-            ShardFormat.writeAssociatedData(to: ad.baseAddress!, context: context, parameters: parameters, index: header.index)
-            do {
-                try XChaCha20Poly1305.open(
-                    UnsafeRawBufferPointer(rebasing: shard[ShardFormat.headerLength..<ShardFormat.headerLength + piece]),
-                    tag: UnsafeRawBufferPointer(rebasing: shard[(ShardFormat.headerLength + piece)...]),
-                    into: UnsafeMutableRawBufferPointer(start: output, count: piece),
-                    nonce: UnsafeRawBufferPointer(rebasing: shard[ShardFormat.nonceOffset..<ShardFormat.headerLength]),
-                    additionalData: UnsafeRawBufferPointer(ad),
-                    key: key)
-                return .success(header.index)
-            } catch {
-                return .failure(.authenticationFailed)
+        return withUnsafeTemporaryAllocation(byteCount: ShardFormat.headerLength, alignment: 8) { scratch in
+            let ad = scratch.baseAddress!, nonce = scratch.baseAddress! + ShardFormat.associatedDataLength
+            ShardFormat.writeAssociatedData(to: ad, context: context, parameters: parameters, index: header.index,
+                                            version: header.formatVersion)
+            let shardNonce = shard.baseAddress! + ShardFormat.nonceOffset
+            var out = output
+            for s in segments {
+                let sealed = layout.sealed(s)
+                let length = sealed.count - ShardFormat.tagLength
+                let ciphertext = UnsafeRawBufferPointer(start: body.baseAddress! + (sealed.lowerBound - start), count: length)
+                ShardFormat.segmentNonce(shardNonce, segment: header.formatVersion == 1 ? 0 : s, into: nonce)
+                do {
+                    try XChaCha20Poly1305.open(
+                        ciphertext,
+                        tag: UnsafeRawBufferPointer(start: body.baseAddress! + (sealed.lowerBound - start + length), count: ShardFormat.tagLength),
+                        into: UnsafeMutableRawBufferPointer(start: out, count: length),
+                        nonce: UnsafeRawBufferPointer(start: nonce, count: XChaCha20Poly1305.nonceLength),
+                        additionalData: UnsafeRawBufferPointer(start: ad, count: ShardFormat.associatedDataLength),
+                        key: key)
+                } catch {
+                    return .failure(.authenticationFailed)
+                }
+                out += length
             }
+            return .success(header.index)
         }
     }
 

@@ -1,4 +1,5 @@
 import VishwaCore
+import VishwaCrypto
 
 /// Where a shard belongs: everything its authentication tag binds it to (docs/format.md §2).
 ///
@@ -22,11 +23,11 @@ public struct ShardContext: Sendable, Hashable {
     }
 }
 
-/// The fixed-size header in front of every shard, format version 1.
+/// The fixed-size header in front of every shard (both format versions).
 ///
 ///     offset size  field
 ///          0    4  magic "VWSH"
-///          4    1  format version (1)
+///          4    1  format version (2; 1 is still read)
 ///          5    1  k
 ///          6    1  m
 ///          7    1  shard index (0..<k data, k..<k+m parity)
@@ -36,29 +37,36 @@ public struct ShardContext: Sendable, Hashable {
 ///         44    8  file version, big-endian
 ///         52    8  chunk index, big-endian
 ///         60   24  XChaCha20 nonce (random)
-///         84    …  ciphertext of the piece (ceil(chunk length / k) bytes)
-///          …   16  Poly1305 tag
+///         84    …  version 1: ciphertext of the piece (ceil(chunk length / k) bytes), then its tag
+///                  version 2: the piece in segments of 64 KiB (the last one shorter), each
+///                  ciphertext followed by its own tag
 ///
-/// The associated data of the AEAD is bytes 0..<60.
+/// The associated data of the AEAD is bytes 0..<60. Version 2 seals segment s under the nonce
+/// whose last 8 bytes are XORed with s (little-endian), so a segment can be fetched and
+/// authenticated alone: a 4 KiB read costs one 64 KiB segment, not the whole piece.
 public enum ShardFormat {
     public static let magic: [UInt8] = Array("VWSH".utf8)
-    public static let version: UInt8 = 1
+    /// The version written.
+    public static let version: UInt8 = 2
+    /// The versions read.
+    public static let readableVersions: ClosedRange<UInt8> = 1...2
     /// Bytes 0..<60: the authenticated header.
     public static let associatedDataLength = 60
     public static let nonceOffset = 60
     public static let headerLength = 84
     public static let tagLength = 16
-    /// Header plus tag: what each shard adds to its piece.
-    public static let overhead = headerLength + tagLength
+    /// Plaintext bytes per segment (version 2).
+    public static let segmentLength = 64 << 10
 
-    /// Total bytes of one shard of a chunk of `chunkLength` bytes under `parameters`.
+    /// Total bytes of one shard of a chunk of `chunkLength` bytes under `parameters` (version written).
     public static func shardLength(chunkLength: Int, parameters: CodingParameters) -> Int {
-        overhead + parameters.pieceLength(forChunkLength: chunkLength)
+        SegmentLayout(piece: parameters.pieceLength(forChunkLength: chunkLength), version: version).shardLength
     }
 
     /// Writes the 60 authenticated header bytes for shard `index` of `context` at `out`.
     static func writeAssociatedData(
-        to out: UnsafeMutableRawPointer, context: ShardContext, parameters: CodingParameters, index: Int
+        to out: UnsafeMutableRawPointer, context: ShardContext, parameters: CodingParameters, index: Int,
+        version: UInt8 = ShardFormat.version
     ) {
         var p = out
         func put(_ bytes: [UInt8]) {
@@ -82,6 +90,61 @@ public enum ShardFormat {
         putBE(context.version)
         putBE(context.chunkIndex)
         assert(p - out == associatedDataLength)
+    }
+
+    /// The nonce of segment `segment`: the shard's nonce with its last 8 bytes XORed with the
+    /// segment number (little-endian). Segment 0 uses the shard's nonce itself.
+    static func segmentNonce(_ base: UnsafeRawPointer, segment: Int, into out: UnsafeMutableRawPointer) {
+        out.copyMemory(from: base, byteCount: XChaCha20Poly1305.nonceLength)
+        var s = UInt64(segment)
+        for i in 0..<8 {
+            out.storeBytes(of: out.load(fromByteOffset: 16 + i, as: UInt8.self) ^ UInt8(truncatingIfNeeded: s),
+                           toByteOffset: 16 + i, as: UInt8.self)
+            s >>= 8
+        }
+    }
+}
+
+/// Where a piece's bytes lie in a shard: one segment (version 1, the whole piece under one tag)
+/// or 64 KiB segments each followed by its tag (version 2).
+public struct SegmentLayout: Sendable, Equatable {
+    /// Plaintext bytes of the piece.
+    public let piece: Int
+    /// Plaintext bytes per segment.
+    public let segmentLength: Int
+    /// Segments in the shard; at least one, so even an empty piece carries a tag.
+    public let count: Int
+
+    public init(piece: Int, version: UInt8) {
+        self.piece = piece
+        segmentLength = version == 1 ? max(piece, 1) : ShardFormat.segmentLength
+        count = max(1, (piece + segmentLength - 1) / segmentLength)
+    }
+
+    public var shardLength: Int { ShardFormat.headerLength + piece + count * ShardFormat.tagLength }
+
+    /// The piece bytes segment `s` holds.
+    public func plaintext(_ s: Int) -> Range<Int> {
+        (s * segmentLength)..<min(piece, (s + 1) * segmentLength)
+    }
+
+    /// The shard bytes of segment `s`: ciphertext then tag.
+    public func sealed(_ s: Int) -> Range<Int> {
+        let start = ShardFormat.headerLength + s * (segmentLength + ShardFormat.tagLength)
+        return start..<(start + plaintext(s).count + ShardFormat.tagLength)
+    }
+
+    /// The segments that hold piece bytes `range` (empty range: none).
+    public func segments(covering range: Range<Int>) -> Range<Int> {
+        guard !range.isEmpty else { return 0..<0 }
+        return (range.lowerBound / segmentLength)..<((range.upperBound - 1) / segmentLength + 1)
+    }
+
+    /// The shard bytes to fetch for piece bytes `range` (besides the header, which holds the nonce).
+    public func shardBytes(covering range: Range<Int>) -> Range<Int> {
+        let segments = segments(covering: range)
+        guard let first = segments.first, let last = segments.last else { return ShardFormat.headerLength..<ShardFormat.headerLength }
+        return sealed(first).lowerBound..<sealed(last).upperBound
     }
 }
 
@@ -108,7 +171,7 @@ public struct ShardHeader: Sendable, Hashable {
             return value
         }
         formatVersion = bytes[4]
-        guard formatVersion == ShardFormat.version else { return nil }
+        guard ShardFormat.readableVersions.contains(formatVersion) else { return nil }
         k = Int(bytes[5])
         m = Int(bytes[6])
         index = Int(bytes[7])

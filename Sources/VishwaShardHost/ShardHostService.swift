@@ -80,7 +80,13 @@ public struct ShardHostService: HostService {
             }
             return Response(status: .ok, body: ByteBuffer())
         case .get(let id, let offset, let length):
-            let bytes = try store.get(vault: vault, id: try shardID(id))
+            let shard = try shardID(id)
+            if let length, offset <= UInt64(ShardStore.maxShardSize), length <= UInt64(ShardStore.maxShardSize) {
+                // A range: only those bytes are read from disk.
+                let start = Int(offset)
+                return Response(status: .ok, body: ByteBuffer(bytes: try store.get(vault: vault, id: shard, range: start..<start + Int(length))))
+            }
+            let bytes = try store.get(vault: vault, id: shard)
             guard offset <= UInt64(bytes.count), (length ?? 0) <= UInt64(bytes.count) - offset else {
                 return .failure(.badRange, "range \(offset)+\(length.map(String.init) ?? "rest") is outside the shard of \(bytes.count) bytes")
             }

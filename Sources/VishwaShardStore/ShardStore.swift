@@ -158,8 +158,10 @@ public final class ShardStore: Sendable {
         }
     }
 
-    /// Reads shard `id` of `vault`, or `range` of its bytes, after checking its header and the
-    /// CRC32C of the whole shard (on every call: rotted bytes are never returned).
+    /// Reads shard `id` of `vault` after checking its header and the CRC32C of the whole shard
+    /// (on every call: rotted bytes are never returned); or only `range` of its bytes, checking
+    /// the header but not the CRC (see `StoredFile.read(_:range:maxPayload:)`: range reads are of
+    /// shards whose segments the client authenticates one by one).
     ///
     /// Blocking (disk I/O); thread-safe: call it from any thread, concurrently with any other call.
     ///
@@ -168,18 +170,22 @@ public final class ShardStore: Sendable {
     ///   `.io` when a read fails.
     public func get(vault: VaultID, id: ShardID, range: Range<Int>? = nil) throws(StoreError) -> [UInt8] {
         let path = layout.shardPath(vault, id)
-        switch try StoredFile.read(path, maxPayload: Self.maxShardSize) {
+        let contents: StoredFile.Contents
+        if let range {
+            let (found, size) = try StoredFile.read(path, range: range, maxPayload: Self.maxShardSize)
+            guard let found else { throw .badRange(id, range, size: size) }
+            contents = found
+        } else {
+            contents = try StoredFile.read(path, maxPayload: Self.maxShardSize)
+        }
+        switch contents {
         case .missing:
             throw .notFound(id)
         case .corrupt(let reason):
             logger.warning("corrupt shard", metadata: ["vault": "\(vault)", "shard": "\(id)", "reason": "\(reason)"])
             throw .corrupt(id)
         case .payload(let bytes):
-            guard let range else { return bytes }
-            guard range.lowerBound >= 0, range.upperBound <= bytes.count else {
-                throw .badRange(id, range, size: bytes.count)
-            }
-            return Array(bytes[range])
+            return bytes
         }
     }
 

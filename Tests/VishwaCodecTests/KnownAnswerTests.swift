@@ -3,8 +3,9 @@ import VishwaCore
 import VishwaCrypto
 @testable import VishwaCodec
 
-/// Pins shard format version 1 byte for byte (docs/format.md §2). If one of these fails, the format
-/// changed: that breaks every stored shard. Add a new format version instead of editing these.
+/// Pins shard formats byte for byte (docs/format.md §2): version 2 as written, version 1 as still
+/// read. If one of these fails, the format changed: that breaks every stored shard. Add a new
+/// format version instead of editing these.
 @Suite struct KnownAnswerTests {
     /// Deterministic nonces: shard i gets bytes i, i+1, …, i+23.
     static func encodeFixed(_ chunk: [UInt8], k: Int, m: Int, chunkIndex: UInt64 = 0) throws -> EncodedChunk {
@@ -24,7 +25,7 @@ import VishwaCrypto
         let encoded = try Self.encodeFixed(Self.chunk, k: 6, m: 4, chunkIndex: 0x0102)
         let header = Array(encoded.shard(7).prefix(ShardFormat.headerLength))
         #expect(Hex.encode(header) ==
-            "56575348" + "01" + "06" + "04" + "07" + "000003e8"
+            "56575348" + "02" + "06" + "04" + "07" + "000003e8"
             + "0102030405060708090a0b0c0d0e0f10" + "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
             + "000000000000002a" + "0000000000000102"
             + "0708090a0b0c0d0e0f101112131415161718191a1b1c1d1e")
@@ -35,21 +36,37 @@ import VishwaCrypto
         let encoded = try Self.encodeFixed(Self.chunk, k: 6, m: 4)
         #expect(Hex.encode(BLAKE2b.hash(encoded.storage, length: 32)) == Self.pinnedDigest6x4)
         let tiny = try Self.encodeFixed([0x61, 0x62, 0x63], k: 2, m: 1)
-        #expect(Hex.encode(tiny.storage) == Self.pinnedTiny2x1)
+        #expect(Hex.encode(tiny.storage) == Self.pinnedTiny2x1Version2)
+        // Three 64 KiB segments per shard (the last one short).
+        let big = try Self.encodeFixed((0..<300_000).map { UInt8(($0 * 7 + 3) % 251) }, k: 2, m: 1)
+        #expect(Hex.encode(BLAKE2b.hash(big.storage, length: 32)) == Self.pinnedDigestSegmented2x1)
     }
 
-    /// Shards written by format version 1 stay decodable forever.
+    /// Shards written by format version 1 stay decodable forever, whole and by range.
     @Test func fixtureShardsDecode() throws {
         let codec = ShardCodec(parameters: try CodingParameters(k: 2, m: 1, chunkSize: 4 << 20))
         let shards = Self.pinnedTiny2x1Shards.map { Hex.decode($0)! }
         let ctx = context(length: 3, version: 42)
         #expect(try codec.decode(shards, context: ctx, key: testKey).plaintext == [0x61, 0x62, 0x63])
         #expect(try codec.decode([shards[2], shards[1]], context: ctx, key: testKey).plaintext == [0x61, 0x62, 0x63])
+        #expect(try codec.decodeRange(offset: 1, length: 2, from: shards.map(ShardPart.init(whole:)), context: ctx, key: testKey)
+            == [0x62, 0x63])
     }
 
-    static let pinnedDigest6x4 = "bc014cba525bda0e7eb845847fee6b10ec9001772b68a9fccfa1269775c9eff4"
-    /// Cross-checked against an independent encoder (PyNaCl + a reference GF(2^8)):
-    /// Tests/VishwaCodecTests/Fixtures/independent_encoder.py prints the same bytes.
+    /// Cross-checked against Fixtures/independent_encoder.py (format 2, 1000 bytes, 6+4).
+    static let pinnedDigest6x4 = "03c5493548ab478474ba11f652bda7b8504f1e6fbb875b7f3d75ed1096e0bd19"
+    /// Cross-checked against Fixtures/independent_encoder.py (format 2, 300,000 bytes, 2+1).
+    static let pinnedDigestSegmented2x1 = "815320bab679c23aab3f26a5bf57c82006a0d9261274e6073c249f52cef08980"
+    /// Cross-checked against Fixtures/independent_encoder.py (format 2, 'abc', 2+1).
+    static let pinnedTiny2x1Version2 =
+        "5657534802020100000000030102030405060708090a0b0c0d0e0f10f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000000000000002a"
+        + "0000000000000000000102030405060708090a0b0c0d0e0f1011121314151617ffa0b29b880befe60c4943a5b89d11438b065657"
+        + "534802020101000000030102030405060708090a0b0c0d0e0f10f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000000000000002a0000"
+        + "0000000000000102030405060708090a0b0c0d0e0f101112131415161718dffb645787a879fc38e097574e56b18b275856575348"
+        + "02020102000000030102030405060708090a0b0c0d0e0f10f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000000000000002a00000000"
+        + "0000000002030405060708090a0b0c0d0e0f10111213141516171819e317643237f36dabe73d04ad9359b4abe70e"
+    /// Format version 1, as session 1 wrote it. Cross-checked against an independent encoder
+    /// (PyNaCl + a reference GF(2^8)): Tests/VishwaCodecTests/Fixtures/independent_encoder.py.
     static let pinnedTiny2x1 =
         "5657534801020100000000030102030405060708090a0b0c0d0e0f10f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000000000000002a"
         + "0000000000000000000102030405060708090a0b0c0d0e0f1011121314151617ffa091c967a0e900fd14335c24cd08c7cb8f"

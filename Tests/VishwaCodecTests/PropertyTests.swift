@@ -51,7 +51,12 @@ import VishwaCrypto
                 }
             }
             #expect(throws: CodecError.self) { try codec.decode(junk, context: ctx, key: testKey) }
-            #expect(throws: CodecError.self) { try codec.decodeRange(offset: 0, length: 10, from: junk, context: ctx, key: testKey) }
+            #expect(throws: CodecError.self) {
+                try codec.decodeRange(offset: 0, length: 10, from: junk.map(ShardPart.init(whole:)), context: ctx, key: testKey)
+            }
+            // Parts that claim any offset, over any bytes.
+            let parts = junk.map { ShardPart(header: $0, body: $0, offset: Int(seed % 200)) }
+            #expect(throws: CodecError.self) { try codec.decodeRange(offset: 0, length: 10, from: parts, context: ctx, key: testKey) }
         }
     }
 }

@@ -17,7 +17,8 @@ import VishwaCrypto
             let ctx = context(length: range.count, chunk: UInt64(index))
             let encoded = try codec.encode(Array(file[range]), context: ctx, key: testKey)
             #expect(encoded.count == 10)
-            #expect(encoded.shardLength == ShardFormat.overhead + (range.count + 5) / 6)
+            let piece = (range.count + 5) / 6
+            #expect(encoded.shardLength == 84 + piece + 16 * max(1, (piece + 65_535) / 65_536))
             rebuilt += try codec.decode(encoded.shards, context: ctx, key: testKey).plaintext
         }
         #expect(rebuilt == file)
@@ -92,9 +93,20 @@ import VishwaCrypto
             let offset = Int.random(in: 0..<size, using: &rng)
             let length = Int.random(in: 0...min(size - offset, 2 << 20), using: &rng)
             let covering = codec.dataShards(coveringOffset: offset, length: length, chunkLength: size)
-            let only = covering.map { shards[$0] }
+            let only = covering.map { ShardPart(whole: shards[$0]) }
             let bytes = try codec.decodeRange(offset: offset, length: length, from: only, context: ctx, key: testKey)
             #expect(bytes == Array(chunk[offset..<offset + length]))
+            // And from just the segments the plan names, as a range read fetches them.
+            let plan = codec.fetchPlan(offset: offset, length: length, chunkLength: size)
+            #expect(plan.map(\.index) == Array(covering))
+            let parts = plan.map { index, range in
+                ShardPart(header: Array(shards[index].prefix(ShardFormat.headerLength)), body: Array(shards[index][range]),
+                          offset: range.lowerBound)
+            }
+            #expect(try codec.decodeRange(offset: offset, length: length, from: parts, context: ctx, key: testKey)
+                == Array(chunk[offset..<offset + length]))
+            // A small read fetches at most two segments of a shard.
+            if length <= 4096 { #expect(plan.allSatisfy { $0.bytes.count <= 2 * (65_536 + 16) }) }
         }
         #expect(codec.dataShards(coveringOffset: 0, length: 1, chunkLength: size) == 0..<1)
         #expect(codec.dataShards(coveringOffset: size - 1, length: 1, chunkLength: size) == 5..<6)
@@ -105,15 +117,43 @@ import VishwaCrypto
         let ctx = context(length: 6000)
         var shards = try codec.encode([UInt8](repeating: 7, count: 6000), context: ctx, key: testKey).arrays
         #expect(throws: CodecError.dataShardUnavailable(index: 1, reason: nil)) {
-            try codec.decodeRange(offset: 900, length: 200, from: [shards[0]], context: ctx, key: testKey)
+            try codec.decodeRange(offset: 900, length: 200, from: [ShardPart(whole: shards[0])], context: ctx, key: testKey)
         }
         shards[1][ShardFormat.headerLength + 3] ^= 1
         #expect(throws: CodecError.dataShardUnavailable(index: 1, reason: .authenticationFailed)) {
-            try codec.decodeRange(offset: 900, length: 200, from: shards, context: ctx, key: testKey)
+            try codec.decodeRange(offset: 900, length: 200, from: shards.map(ShardPart.init(whole:)), context: ctx, key: testKey)
         }
         #expect(throws: CodecError.rangeOutOfBounds(offset: 5990, length: 11, chunkLength: 6000)) {
-            try codec.decodeRange(offset: 5990, length: 11, from: shards, context: ctx, key: testKey)
+            try codec.decodeRange(offset: 5990, length: 11, from: shards.map(ShardPart.init(whole:)), context: ctx, key: testKey)
         }
+        // Too few bytes for the segments asked: malformed, never a trap.
+        let short = ShardPart(header: Array(shards[2].prefix(84)), body: Array(shards[2][84..<120]), offset: 84)
+        #expect(throws: CodecError.dataShardUnavailable(index: 2, reason: .malformed)) {
+            try codec.decodeRange(offset: 2100, length: 10, from: [short], context: ctx, key: testKey)
+        }
+    }
+
+    /// Segments are bound to their place: one moved to another position, or taken from another
+    /// shard of the same chunk, fails authentication.
+    @Test func segmentsCannotBeMovedOrSwapped() throws {
+        var rng = SeededGenerator(state: 77)
+        let codec = ShardCodec(parameters: parameters(2, 1, chunk: 1 << 20))
+        let size = 300_000  // pieces of 150,000 bytes: three segments each
+        let ctx = context(length: size)
+        let chunk = rng.bytes(size)
+        let shards = try codec.encode(chunk, context: ctx, key: testKey).arrays
+        let layout = SegmentLayout(piece: 150_000, version: 2)
+        #expect(layout.count == 3)
+        var swapped = shards[0]
+        swapped.replaceSubrange(layout.sealed(0), with: shards[0][layout.sealed(1)].prefix(layout.sealed(0).count))
+        #expect(codec.verify(swapped, context: ctx, key: testKey) == .failure(.authenticationFailed))
+        var foreign = shards[0]
+        foreign.replaceSubrange(layout.sealed(1), with: shards[1][layout.sealed(1)])
+        #expect(codec.verify(foreign, context: ctx, key: testKey) == .failure(.authenticationFailed))
+        var truncated = shards[0]
+        truncated.removeLast(10)
+        #expect(codec.verify(truncated, context: ctx, key: testKey) == .failure(.malformed))
+        #expect(try codec.decode([shards[0], shards[2]], context: ctx, key: testKey).plaintext == chunk)
     }
 
     @Test func eachShardIsCiphertextOfItsPiece() throws {

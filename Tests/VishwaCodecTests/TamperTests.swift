@@ -52,9 +52,13 @@ import VishwaCrypto
         #expect(open(shard + [0], ctx) == .failure(.malformed))
         #expect(open([], ctx) == .failure(.malformed))
         #expect(open(Array(repeating: 0, count: shard.count), ctx) == .failure(.malformed))
-        var version2 = shard
-        version2[4] = 2
-        #expect(open(version2, ctx) == .failure(.malformed))
+        var unknown = shard
+        unknown[4] = 3
+        #expect(open(unknown, ctx) == .failure(.malformed))
+        // Claiming the other known version: other length, or other associated data.
+        var older = shard
+        older[4] = 1
+        #expect(open(older, ctx) != .success(0))
     }
 
     /// A shard moved to another chunk, file, version, vault or position never authenticates,

@@ -109,6 +109,53 @@ enum StoredFile {
         return .payload(payload)
     }
 
+    /// Reads payload bytes `range` only, checking the magic and the bounds but not the CRC (which
+    /// covers the whole payload). Range reads serve shards whose every segment carries its own
+    /// authentication tag, checked by the client: a rotted byte fails there, and whole reads and
+    /// scrub still find it by CRC. `.missing` when there is no file; nil when `range` is outside
+    /// the payload, with the payload's size.
+    static func read(_ path: String, range: Range<Int>, maxPayload: Int) throws(StoreError) -> (Contents?, size: Int) {
+        let fd: Int32
+        do {
+            fd = try Sys.open(path, O_RDONLY)
+        } catch .io(_, _, ENOENT), .io(_, _, ENOTDIR) {
+            return (.missing, 0)
+        }
+        defer { try? Sys.close(fd, path: path) }
+        let size = try Sys.fileSize(fd, path: path)
+        guard size >= headerSize else { return (.corrupt(reason: "\(size) bytes, shorter than the header"), 0) }
+        guard size - headerSize <= maxPayload else { return (.corrupt(reason: "\(size) bytes, over the size limit"), 0) }
+        var header: UInt64 = 0
+        let headerRead = try withUnsafeMutableBytes(of: &header) { raw in
+            Result { () throws(StoreError) in try Sys.read(fd, into: raw, at: 0, path: path) }
+        }.get()
+        guard headerRead == headerSize, withUnsafeBytes(of: header, { Array($0[0..<4]) }) == magic else {
+            return (.corrupt(reason: "bad magic"), 0)
+        }
+        let payloadSize = size - headerSize
+        guard range.lowerBound >= 0, range.upperBound <= payloadSize else { return (nil, payloadSize) }
+        var done = 0
+        var failure: StoreError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: range.count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            do throws(StoreError) {
+                while done < range.count {
+                    let n = try Sys.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]),
+                                         at: headerSize + range.lowerBound + done, path: path)
+                    if n == 0 { break }
+                    done += n
+                }
+            } catch {
+                failure = error
+            }
+            if done < range.count { UnsafeMutableRawBufferPointer(rebasing: raw[done...]).initializeMemory(as: UInt8.self, repeating: 0) }
+            initialized = range.count
+        }
+        if let failure { throw failure }
+        guard done == range.count else { return (.corrupt(reason: "truncated while reading"), 0) }
+        return (.payload(bytes), payloadSize)
+    }
+
     /// Fills `buffer` until full or end of file; returns the count read.
     private static func readAll(
         _ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, path: String

@@ -46,6 +46,12 @@ enum Sys {
         return try checked("read", path) { Glibc.read(fd, base, buffer.count) }
     }
 
+    /// Wraps pread(2); returns the count read, 0 at end of file.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String) throws(StoreError) -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        return try checked("pread", path) { Glibc.pread(fd, base, buffer.count, off_t(offset)) }
+    }
+
     /// Wraps write(2); returns the count written (possibly short).
     static func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer, path: String) throws(StoreError) -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
