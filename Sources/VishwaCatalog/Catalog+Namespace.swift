@@ -87,12 +87,17 @@ extension Catalog {
         IFNULL((SELECT number FROM version WHERE id = n.currentVersion), 0) AS number
         """
 
-    static func attributes(_ row: Row) -> NodeAttributes {
-        NodeAttributes(id: row["id"], kind: NodeKind(rawValue: row["kind"]) ?? .file,
-                       permissions: UInt32(truncatingIfNeeded: (row["mode"] as Int64) & 0o7777),
-                       uid: UInt32(truncatingIfNeeded: row["uid"] as Int64), gid: UInt32(truncatingIfNeeded: row["gid"] as Int64),
-                       size: row["size"], atime: row["atime"], mtime: row["mtime"], ctime: row["ctime"], nlink: row["nlink"],
-                       version: UInt64(row["number"] as Int64), fileID: [UInt8]((row["fileID"] as Data?) ?? Data()))
+    /// The attributes in a row that holds `attributeColumns` from column `first` on. By position,
+    /// not name: a name lookup costs a case-insensitive search per column, and listings and
+    /// lookups decode thousands of rows.
+    static func attributes(_ row: Row, from first: Int = 0) -> NodeAttributes {
+        NodeAttributes(id: row[first], kind: NodeKind(rawValue: row[first + 1]) ?? .file,
+                       permissions: UInt32(truncatingIfNeeded: (row[first + 2] as Int64) & 0o7777),
+                       uid: UInt32(truncatingIfNeeded: row[first + 3] as Int64),
+                       gid: UInt32(truncatingIfNeeded: row[first + 4] as Int64),
+                       size: row[first + 5], atime: row[first + 6], mtime: row[first + 7], ctime: row[first + 8],
+                       nlink: row[first + 9], version: UInt64(row[first + 11] as Int64),
+                       fileID: [UInt8]((row[first + 10] as Data?) ?? Data()))
     }
 
     static func attributes(of node: Int64, in db: Database) throws -> NodeAttributes {
@@ -125,7 +130,7 @@ extension Catalog {
             try Self.requireDirectory(parent, in: db)
             return try Row.fetchAll(cached: db, sql: """
                 SELECT e.name, \(Self.attributeColumns) FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? ORDER BY e.name
-                """, arguments: [parent]).map { NamedNode(name: $0["name"], attributes: Self.attributes($0)) }
+                """, arguments: [parent]).map { NamedNode(name: $0[0], attributes: Self.attributes($0, from: 1)) }
         }
     }
 
@@ -153,18 +158,22 @@ extension Catalog {
             try Self.requireDirectory(parent, in: db)
             if try Self.entryNode(parent, name, in: db) != nil { throw CatalogError.namespace(.exists) }
             let now = Self.now()
-            let fileID: Data? = kind == .file ? Data((0..<16).map { _ in UInt8.random(in: 0...255) }) : nil
+            let fileID = kind == .file ? (0..<16).map { _ in UInt8.random(in: 0...255) } : nil
+            let mode = Int64(kind.typeBits | (creator.permissions & 0o7777))
+            let nlink = kind == .directory ? 2 : 1
             try db.run(sql: """
                 INSERT INTO node (kind, mode, uid, gid, size, atime, mtime, ctime, nlink, target, fileID)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [kind.rawValue, Int64(kind.typeBits | (creator.permissions & 0o7777)), Int64(creator.uid),
-                                 Int64(creator.gid), target?.count ?? 0, now, now, now, kind == .directory ? 2 : 1,
-                                 target.map { Data($0) }, fileID])
+                """, arguments: [kind.rawValue, mode, Int64(creator.uid), Int64(creator.gid), target?.count ?? 0,
+                                 now, now, now, nlink, target.map { Data($0) }, fileID.map { Data($0) }])
             let node = db.lastInsertedRowID
             try db.run(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
             try db.run(sql: "UPDATE node SET mtime = ?, ctime = ?, nlink = nlink + ? WHERE id = ?",
                            arguments: [now, now, kind == .directory ? 1 : 0, parent])
-            return try Self.attributes(of: node, in: db)
+            // What was just inserted, without reading it back (creating many files is a common load).
+            return NodeAttributes(id: node, kind: kind, permissions: creator.permissions & 0o7777, uid: creator.uid,
+                                  gid: creator.gid, size: target?.count ?? 0, atime: now, mtime: now, ctime: now,
+                                  nlink: nlink, version: 0, fileID: fileID ?? [])
         }
     }
 
@@ -200,10 +209,12 @@ extension Catalog {
     @discardableResult
     public func unlink(parent: Int64, name: String, keepIfLast: (Int64) -> Bool) throws(CatalogError) -> Int64 {
         try write { db in
-            guard let node = try Self.entryNode(parent, name, in: db) else { throw CatalogError.namespace(.notFound) }
-            let attributes = try Self.attributes(of: node, in: db)
-            guard attributes.kind != .directory else { throw CatalogError.namespace(.isDirectory) }
-            try Self.dropEntry(parent, name, node: node, keepIfLast: keepIfLast(node), in: db)
+            guard let row = try Row.fetchOne(cached: db, sql: """
+                SELECT e.node, n.kind FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? AND e.name = ?
+                """, arguments: [parent, name]) else { throw CatalogError.namespace(.notFound) }
+            let node: Int64 = row[0]
+            guard (row[1] as String) != NodeKind.directory.rawValue else { throw CatalogError.namespace(.isDirectory) }
+            try Self.dropEntry(parent, name, node: node, isDirectory: false, keepIfLast: keepIfLast(node), in: db)
             return node
         }
     }
@@ -214,7 +225,7 @@ extension Catalog {
             guard let node = try Self.entryNode(parent, name, in: db) else { throw CatalogError.namespace(.notFound) }
             try Self.requireDirectory(node, in: db)
             if try Self.hasEntries(node, in: db) { throw CatalogError.namespace(.notEmpty) }
-            try Self.dropEntry(parent, name, node: node, keepIfLast: false, in: db)
+            try Self.dropEntry(parent, name, node: node, isDirectory: true, keepIfLast: false, in: db)
         }
     }
 
@@ -354,11 +365,12 @@ extension Catalog {
     }
 
     /// Removes one name; the node goes with its last name unless `keepIfLast`.
-    static func dropEntry(_ parent: Int64, _ name: String, node: Int64, keepIfLast: Bool, in db: Database) throws {
+    static func dropEntry(_ parent: Int64, _ name: String, node: Int64, isDirectory: Bool? = nil, keepIfLast: Bool,
+                          in db: Database) throws {
         let now = now()
-        let kind = try String.fetchOne(cached: db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node])
+        let isDirectory = try isDirectory
+            ?? (String.fetchOne(cached: db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node]) == NodeKind.directory.rawValue)
         try db.run(sql: "DELETE FROM entry WHERE parent = ? AND name = ?", arguments: [parent, name])
-        let isDirectory = kind == NodeKind.directory.rawValue
         try adjustLinks(parent, by: isDirectory ? -1 : 0, now: now, in: db)
         let remaining = try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) ?? 0
         if remaining == 0 && !(keepIfLast && !isDirectory) {
