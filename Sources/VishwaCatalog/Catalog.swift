@@ -9,6 +9,8 @@ import GRDB
 public final class Catalog: Sendable {
     public let path: String
     let pool: DatabasePool
+    /// A connection of its own for `checkpoint()` (the mount's), so checkpoints never hold the writer.
+    private let checkpointer: DatabaseQueue?
 
     /// Opens (creating if needed) the catalog at `path` and applies pending migrations.
     /// Throws `.newerSchema` when a newer program has migrated it further than this one knows.
@@ -18,17 +20,22 @@ public final class Catalog: Sendable {
     /// kernel's hands once committed), only a power cut can lose the last ones; `sync()` makes
     /// them durable when a program asks with fsync. That is the difference between a few hundred
     /// and several thousand file creations per second.
+    ///
+    /// Without `syncEveryCommit` SQLite's automatic checkpoints are off too: one runs inside the
+    /// commit that crosses the threshold and fsyncs twice, on the thread that committed (a FUSE
+    /// thread); the caller runs `checkpoint()` often instead (the mount: four times a second).
     public init(path: String, syncEveryCommit: Bool = true) throws(CatalogError) {
         self.path = path
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
-        let synchronous = syncEveryCommit ? "FULL" : "NORMAL"
+        let pragmas = syncEveryCommit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            try db.execute(sql: pragmas)
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            checkpointer = syncEveryCommit ? nil : try DatabaseQueue(path: path, configuration: configuration)
             let migrator = Self.migrator
             try pool.read { db in
                 let known = Set(migrator.migrations)
@@ -46,6 +53,26 @@ public final class Catalog: Sendable {
     /// Makes every commit so far durable on disk (a checkpoint syncs the log first).
     public func sync() throws(CatalogError) {
         try mapped { try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") } }
+    }
+
+    /// Copies committed changes from the log into the database and syncs both, on a connection of
+    /// its own, beside the writer: a passive checkpoint never blocks it. For catalogs opened
+    /// without `syncEveryCommit`, whose automatic checkpoints are off; a no-op otherwise.
+    ///
+    /// Under a steady stream of commits a passive checkpoint never finds the log fully copied, and
+    /// SQLite only starts the log over from its beginning when it is: so once the log passes
+    /// `restartAfterPages`, a restarting checkpoint follows, which holds writers back only for
+    /// what the passive one left (the heavy syncing is done by then). The log stays bounded.
+    public func checkpoint(restartAfterPages: Int = 4096) throws(CatalogError) {
+        guard let checkpointer else { return }
+        try mapped {
+            try checkpointer.writeWithoutTransaction { db in
+                let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+                if let pages = row?[1] as Int?, pages > restartAfterPages {
+                    try db.execute(sql: "PRAGMA wal_checkpoint(RESTART)")
+                }
+            }
+        }
     }
 
     /// Runs `body` in one write transaction.

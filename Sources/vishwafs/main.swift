@@ -141,13 +141,30 @@ func main() -> Int32 {
                           grace: .milliseconds(Int(parsed.healGrace * 1000)),
                           bytesPerSecond: parsed.healRate > 0 ? parsed.healRate : nil)
     healer.start()
+    let checkpoints = checkpointOften(filesystem.session)
     logger.info("mounted \(home.path) at \(parsed.mountpoint)")
     let status = mount.serve(filesystem)
     monitor.stop()
     healer.stop()
+    checkpoints.cancel()
     blockingWait { await filesystem.session.close() }
     logger.info("unmounted \(parsed.mountpoint)")
     return status == 0 ? 0 : 1
+}
+
+/// The catalog's checkpoints, four times a second, off the FUSE threads (see `Catalog.checkpoint`).
+func checkpointOften(_ session: VaultSession) -> Task<Void, Never> {
+    let catalog = session.catalog
+    return Task {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(250))
+            do {
+                try await session.blocking { try catalog.checkpoint() }
+            } catch {
+                session.logger.warning("catalog checkpoint failed: \(error)")
+            }
+        }
+    }
 }
 
 exit(main())

@@ -28,6 +28,27 @@ struct NamespaceTests {
         }
     }
 
+    /// The mount's catalog checkpoints on its own schedule: without it the log only grows; with
+    /// it the log starts over even while commits keep coming, and nothing committed is lost.
+    @Test func checkpointsKeepTheLogBoundedUnderSteadyCommits() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        let log = temp.directory + "/catalog.sqlite-wal"
+        func logBytes() throws -> Int { (try FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0 }
+        for i in 0..<400 { _ = try catalog.create(parent: Self.root, name: "a\(i)", kind: .file, creator: Self.me) }
+        let unchecked = try logBytes()
+        #expect(unchecked > 400 * 4096, "automatic checkpoints should be off: the log holds \(unchecked) bytes")
+        try catalog.checkpoint(restartAfterPages: 16)
+        for round in 0..<8 {
+            for i in 0..<100 { _ = try catalog.create(parent: Self.root, name: "b\(round)-\(i)", kind: .file, creator: Self.me) }
+            try catalog.checkpoint(restartAfterPages: 16)
+        }
+        // 800 more commits wrote into the log from its start again, not after the first 400.
+        #expect(try logBytes() == unchecked)
+        let reopened = try Catalog(path: temp.directory + "/catalog.sqlite", syncEveryCommit: false)
+        #expect(try reopened.entries(of: Self.root).count == 1200)
+    }
+
     @Test func createLookupAndListKeepDirectoryLinkCounts() throws {
         let temp = try TempCatalog()
         let catalog = temp.catalog
