@@ -82,8 +82,11 @@ public final class Catalog: Sendable {
 
     /// Runs `body` outside a transaction: for reads of a single statement (atomic by themselves),
     /// where BEGIN and COMMIT would cost more than the query. Lookups on the mount's hot paths.
+    ///
+    /// On the writer's connection: its page cache holds what was just written, where a reader
+    /// connection must re-read every page a commit touched; and it skips the reader pool.
     func quickRead<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
-        try mapped { try pool.unsafeRead(body) }
+        try mapped { try pool.writeWithoutTransaction(body) }
     }
 
     /// Runs `body` on a consistent snapshot.
