@@ -15,7 +15,7 @@ final class HealLoop: Sendable {
     let grace: Duration
     /// Rebuilding pace in bytes per second (nil: as fast as it goes).
     let bytesPerSecond: Int?
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let loop = Mutex<Repeating?>(nil)
 
     init(session: VaultSession, logger: Logger, interval: Duration, grace: Duration, bytesPerSecond: Int?) {
         self.session = session
@@ -27,23 +27,18 @@ final class HealLoop: Sendable {
 
     func start() {
         guard interval > .zero else { return }
-        task.withLock {
-            $0 = Task { [self] in
-                var degradedSince: [Int64: ContinuousClock.Instant] = [:]
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    if Task.isCancelled { break }
-                    do {
-                        try await pass(&degradedSince)
-                    } catch {
-                        logger.warning("self-healing pass failed: \(error)")
-                    }
+        loop.withLock {
+            $0 = Repeating(every: interval, state: [Int64: ContinuousClock.Instant]()) { [self] degradedSince in
+                do {
+                    try await pass(&degradedSince)
+                } catch {
+                    logger.warning("self-healing pass failed: \(error)")
                 }
             }
         }
     }
 
-    func stop() { task.withLock { $0?.cancel() } }
+    func stop() { loop.withLock { $0?.stop() } }
 
     /// One pass: rate every file, remember since when each is degraded, repair the overdue ones.
     private func pass(_ degradedSince: inout [Int64: ContinuousClock.Instant]) async throws {

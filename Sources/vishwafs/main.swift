@@ -135,8 +135,7 @@ func main() -> Int32 {
     }
     // It stats the mountpoint, which the kernel asks of us: only once the loop below serves.
     Thread.detachNewThread { mount.raiseReadAhead() }
-    let monitor = HostMonitor(session: filesystem.session, logger: logger)
-    monitor.start()
+    let monitor = HostMonitor.start(session: filesystem.session, logger: logger)
     let healer = HealLoop(session: filesystem.session, logger: logger, interval: .milliseconds(Int(parsed.healInterval * 1000)),
                           grace: .milliseconds(Int(parsed.healGrace * 1000)),
                           bytesPerSecond: parsed.healRate > 0 ? parsed.healRate : nil)
@@ -146,23 +145,20 @@ func main() -> Int32 {
     let status = mount.serve(filesystem)
     monitor.stop()
     healer.stop()
-    checkpoints.cancel()
+    checkpoints.stop()
     blockingWait { await filesystem.session.close() }
     logger.info("unmounted \(parsed.mountpoint)")
     return status == 0 ? 0 : 1
 }
 
 /// The catalog's checkpoints, four times a second, off the FUSE threads (see `Catalog.checkpoint`).
-func checkpointOften(_ session: VaultSession) -> Task<Void, Never> {
+func checkpointOften(_ session: VaultSession) -> Repeating {
     let catalog = session.catalog
-    return Task {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(250))
-            do {
-                try await session.blocking { try catalog.checkpoint() }
-            } catch {
-                session.logger.warning("catalog checkpoint failed: \(error)")
-            }
+    return Repeating(every: .milliseconds(250)) {
+        do {
+            try await session.blocking { try catalog.checkpoint() }
+        } catch {
+            session.logger.warning("catalog checkpoint failed: \(error)")
         }
     }
 }
