@@ -68,54 +68,88 @@ public struct Reader: Sendable {
     }
 
     /// Bytes `range` of a chunk from just the data shards that cover them (DESIGN §4: a small
-    /// read fetches and decrypts one or two shards, not the chunk). When one of them is missing,
-    /// slow or fails authentication, the whole chunk is rebuilt from any k shards instead.
+    /// read fetches and decrypts one or two segments of one or two shards, not the chunk). When
+    /// one of them is missing, slow or fails authentication, the same segments of any k shards
+    /// rebuild the range; only if that fails too is the whole chunk rebuilt.
     public func range(_ range: Range<Int>, of chunk: ChunkRecord, of file: FileRecord, key: SecretBytes,
                       hosts: [Int64: HostEndpoint]) async throws -> [UInt8] {
         let parameters = try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1))
         let codec = ShardCodec(parameters: parameters)
         let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
                                    version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
-        let plan = codec.fetchPlan(offset: range.lowerBound, length: range.count, chunkLength: chunk.length)
-        let locations: [(ShardLocation, Range<Int>)] = plan.compactMap { index, bytes in
+        let located = { (index: Int) -> ShardLocation? in
             guard let shard = chunk.shards.first(where: { $0.index == index }), let host = hosts[shard.hostID] else { return nil }
-            return (ShardLocation(index: index, id: WireShardID(bytes: shard.shardID)!, host: host), bytes)
+            return ShardLocation(index: index, id: WireShardID(bytes: shard.shardID)!, host: host)
         }
+        let plan = codec.fetchPlan(offset: range.lowerBound, length: range.count, chunkLength: chunk.length)
+        let locations = plan.compactMap { index, bytes in located(index).map { ($0, bytes) } }
         if locations.count == plan.count {
             do {
-                let parts = try await fetchParts(locations)
+                let parts = try await withThrowingTaskGroup(of: ShardPart<ByteBuffer>.self) { group in
+                    for (location, bytes) in locations { group.addTask { try await fetchPart(location, bytes) } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
                 // One or two segments: decrypting here costs less than a hop to another thread.
                 return try codec.decodeRange(offset: range.lowerBound, length: range.count, from: parts, context: context, key: key)
             } catch {
-                session.logger.warning("chunk \(chunk.position) of \(file.path): \(error); rebuilding it from any \(chunk.k) shards")
+                // Routine while a host is down (every such read comes here): not worth a warning each time.
+                session.logger.debug("chunk \(chunk.position) of \(file.path): \(error); rebuilding the range from any \(chunk.k) shards")
             }
+        }
+        do {
+            let span = codec.degradedPlan(offset: range.lowerBound, length: range.count, chunkLength: chunk.length).bytes
+            let candidates = (0..<parameters.n).compactMap(located)
+            let parts = try await fetchParts(candidates, bytes: span, need: chunk.k)
+            return try codec.decodeRange(offset: range.lowerBound, length: range.count, rebuildingFrom: parts, context: context, key: key)
+        } catch {
+            session.logger.warning("chunk \(chunk.position) of \(file.path): \(error); rebuilding the whole chunk")
         }
         let whole = try await self.chunk(chunk, of: file, key: key, hosts: hosts)
         return Array(whole[range])
     }
 
-    /// The header and the byte range of each shard, all asked at once (two requests per shard on
-    /// its host's connection). A shard written in format 1 is fetched whole: it has no segments.
-    /// A short timeout: the caller falls back to a hedged rebuild of the chunk.
-    private func fetchParts(_ locations: [(ShardLocation, Range<Int>)]) async throws -> [ShardPart<ByteBuffer>] {
+    /// Bytes `bytes` and the header of one shard, asked at once (two requests on its host's
+    /// connection). A shard written in format 1 is fetched whole: it has no segments. A short
+    /// timeout: the caller falls back to a hedged rebuild.
+    private func fetchPart(_ location: ShardLocation, _ bytes: Range<Int>) async throws -> ShardPart<ByteBuffer> {
         let pool = session.pool
-        return try await withThrowingTaskGroup(of: ShardPart<ByteBuffer>.self) { group in
-            for (location, bytes) in locations {
-                group.addTask {
-                    async let header = pool.send(.get(id: location.id, offset: 0, length: UInt64(ShardFormat.headerLength)),
-                                                 to: location.host, timeout: .seconds(2))
-                    async let body = pool.send(.get(id: location.id, offset: UInt64(bytes.lowerBound), length: UInt64(bytes.count)),
-                                               to: location.host, timeout: .seconds(2))
-                    let headerBytes = try await header
-                    let version = headerBytes.withUnsafeReadableBytes { ShardHeader(parsing: $0)?.formatVersion }
-                    if version != nil && version != ShardFormat.version {
-                        let whole = try await pool.send(.get(id: location.id, offset: 0, length: nil), to: location.host)
-                        return ShardPart(whole: whole)
-                    }
-                    return ShardPart(header: headerBytes, body: try await body, offset: bytes.lowerBound)
+        async let header = pool.send(.get(id: location.id, offset: 0, length: UInt64(ShardFormat.headerLength)),
+                                     to: location.host, timeout: .seconds(2))
+        async let body = pool.send(.get(id: location.id, offset: UInt64(bytes.lowerBound), length: UInt64(bytes.count)),
+                                   to: location.host, timeout: .seconds(2))
+        let headerBytes = try await header
+        let version = headerBytes.withUnsafeReadableBytes { ShardHeader(parsing: $0)?.formatVersion }
+        if version != nil && version != ShardFormat.version {
+            return ShardPart(whole: try await pool.send(.get(id: location.id, offset: 0, length: nil), to: location.host))
+        }
+        return ShardPart(header: headerBytes, body: try await body, offset: bytes.lowerBound)
+    }
+
+    /// The same bytes of `need` shards among `candidates`, tried in order: `need` at once, the next
+    /// candidate for each that fails. Fewer when the candidates run out.
+    private func fetchParts(_ candidates: [ShardLocation], bytes: Range<Int>, need: Int) async throws -> [ShardPart<ByteBuffer>] {
+        await withTaskGroup(of: ShardPart<ByteBuffer>?.self) { group in
+            var next = 0
+            func launch() {
+                guard next < candidates.count else { return }
+                let location = candidates[next]
+                next += 1
+                group.addTask { try? await fetchPart(location, bytes) }
+            }
+            for _ in 0..<need { launch() }
+            var parts: [ShardPart<ByteBuffer>] = []
+            while let part = await group.next() {
+                guard let part else {
+                    launch()
+                    continue
+                }
+                parts.append(part)
+                if parts.count == need {
+                    group.cancelAll()
+                    break
                 }
             }
-            return try await group.reduce(into: []) { $0.append($1) }
+            return parts
         }
     }
 

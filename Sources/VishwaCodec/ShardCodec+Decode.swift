@@ -143,6 +143,93 @@ extension ShardCodec {
     }
 }
 
+extension ShardCodec {
+    /// The segments to fetch from any k shards to rebuild bytes `offset..<offset+length` of a
+    /// chunk when a covering data shard is missing: the same segments of every shard (the code
+    /// works bytewise, so segments of any k shards rebuild those segments of the others).
+    /// Returns the piece bytes they hold and the shard bytes to fetch besides the header.
+    public func degradedPlan(offset: Int, length: Int, chunkLength: Int) -> (piece: Range<Int>, bytes: Range<Int>) {
+        let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: chunkLength), version: ShardFormat.version)
+        var first = Int.max, last = 0
+        for index in dataShards(coveringOffset: offset, length: length, chunkLength: chunkLength) {
+            let pieceStart = index * layout.piece
+            let range = (max(offset, pieceStart) - pieceStart)..<(min(offset + length, pieceStart + layout.piece) - pieceStart)
+            let segments = layout.segments(covering: range)
+            first = min(first, segments.lowerBound)
+            last = max(last, segments.upperBound)
+        }
+        guard first < last else { return (0..<0, layout.shardBytes(covering: 0..<0)) }
+        let piece = layout.plaintext(first).lowerBound..<layout.plaintext(last - 1).upperBound
+        return (piece, layout.shardBytes(covering: piece))
+    }
+
+    /// Decodes bytes `offset..<offset+length` of a chunk from the segments `degradedPlan` names
+    /// of any k shards among `parts` (data or parity, any order): the missing covering data
+    /// segments are rebuilt, never the whole chunk. Parts that fail authentication, repeat an
+    /// index or do not hold those segments are set aside. Throws `.notEnoughShards` when fewer
+    /// than k authenticate.
+    public func decodeRange<Bytes: ShardBytes>(
+        offset: Int, length: Int, rebuildingFrom parts: [ShardPart<Bytes>], context: ShardContext, key: SecretBytes
+    ) throws(CodecError) -> [UInt8] {
+        guard offset >= 0, length >= 0, offset + length <= context.chunkLength else {
+            throw .rangeOutOfBounds(offset: offset, length: length, chunkLength: context.chunkLength)
+        }
+        guard length > 0 else { return [] }
+        let (k, n) = (parameters.k, parameters.n)
+        let piece = parameters.pieceLength(forChunkLength: context.chunkLength)
+        let span = degradedPlan(offset: offset, length: length, chunkLength: context.chunkLength).piece
+        let needed = dataShards(coveringOffset: offset, length: length, chunkLength: context.chunkLength)
+        var rejected: [ShardRejection] = []
+        var failure: CodecError?
+        let result = [UInt8](unsafeUninitializedCapacity: length) { out, initialized in
+            // Row i of the scratch holds shard i's plaintext for the span.
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(n * span.count, 1), alignment: 64)
+            defer { scratch.deallocate() }
+            var accepted: [Int] = []
+            for position in parts.indices where accepted.count < k {
+                // Only segmented shards of a known index: the row must hold exactly their segments.
+                let header = parts[position].header.withUnsafeBytes { ShardHeader(parsing: $0) }
+                guard let header, header.formatVersion == ShardFormat.version, (0..<n).contains(header.index) else {
+                    rejected.append(ShardRejection(index: header?.index, position: position, reason: .malformed))
+                    continue
+                }
+                let claimed = header.index
+                if accepted.contains(claimed) {
+                    rejected.append(ShardRejection(index: claimed, position: position, reason: .duplicate))
+                    continue
+                }
+                switch parts[position].open(self, piece: span, into: scratch + claimed * span.count, context: context, key: key) {
+                case .success(let at) where at.index == claimed && at.start == span.lowerBound: accepted.append(at.index)
+                case .success: rejected.append(ShardRejection(index: claimed, position: position, reason: .malformed))
+                case .failure(let reason): rejected.append(ShardRejection(index: claimed, position: position, reason: reason))
+                }
+            }
+            guard accepted.count == k else {
+                failure = .notEnoughShards(authentic: accepted.count, needed: k, rejected: rejected)
+                return
+            }
+            let missing = needed.filter { !accepted.contains($0) }
+            do {
+                try code.reconstruct(length: span.count,
+                                     sources: accepted.map { ($0, UnsafeRawPointer(scratch + $0 * span.count)) },
+                                     targets: missing.map { ($0, scratch + $0 * span.count) })
+            } catch {
+                failure = .notEnoughShards(authentic: accepted.count, needed: k, rejected: rejected)
+                return
+            }
+            for index in needed {
+                let pieceStart = index * piece
+                let from = max(offset, pieceStart), to = min(offset + length, pieceStart + piece)
+                (UnsafeMutableRawPointer(out.baseAddress!) + (from - offset))
+                    .copyMemory(from: scratch + index * span.count + (from - pieceStart - span.lowerBound), byteCount: to - from)
+            }
+            initialized = length
+        }
+        if let failure { throw failure }
+        return result
+    }
+}
+
 /// A shard, or the part of one a range read fetched: its header and its bytes from `offset` on.
 public struct ShardPart<Bytes: ShardBytes> {
     /// At least the shard's first `ShardFormat.headerLength` bytes.

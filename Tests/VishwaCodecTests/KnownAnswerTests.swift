@@ -51,6 +51,10 @@ import VishwaCrypto
         #expect(try codec.decode([shards[2], shards[1]], context: ctx, key: testKey).plaintext == [0x61, 0x62, 0x63])
         #expect(try codec.decodeRange(offset: 1, length: 2, from: shards.map(ShardPart.init(whole:)), context: ctx, key: testKey)
             == [0x62, 0x63])
+        // Format 1 has no segments to rebuild a range from: set aside, the caller rebuilds the chunk.
+        #expect(throws: CodecError.self) {
+            try codec.decodeRange(offset: 1, length: 2, rebuildingFrom: shards.map(ShardPart.init(whole:)), context: ctx, key: testKey)
+        }
     }
 
     /// Cross-checked against Fixtures/independent_encoder.py (format 2, 1000 bytes, 6+4).

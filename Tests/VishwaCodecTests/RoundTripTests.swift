@@ -112,6 +112,49 @@ import VishwaCrypto
         #expect(codec.dataShards(coveringOffset: size - 1, length: 1, chunkLength: size) == 5..<6)
     }
 
+    /// With covering data shards lost, the same segments of any k shards rebuild a range: only
+    /// those segments are fetched, never the whole chunk.
+    @Test func rangesRebuildFromTheSameSegmentsOfAnyKShards() throws {
+        var rng = SeededGenerator(state: 11)
+        let size = (4 << 20) - 77
+        let chunk = rng.bytes(size)
+        let codec = ShardCodec(parameters: .default)
+        let ctx = context(length: size)
+        let shards = try codec.encode(chunk, context: ctx, key: testKey).arrays
+        for trial in 0..<60 {
+            let offset = Int.random(in: 0..<size, using: &rng)
+            let length = trial % 3 == 0 ? min(size - offset, 4096) : Int.random(in: 1...min(size - offset, 300_000), using: &rng)
+            let plan = codec.degradedPlan(offset: offset, length: length, chunkLength: size)
+            if length <= 4096 && plan.piece.count <= 2 * 65_536 { #expect(plan.bytes.count <= 2 * (65_536 + 16)) }
+            // Lose the covering data shards first, then random others, down to exactly k.
+            let covering = Array(codec.dataShards(coveringOffset: offset, length: length, chunkLength: size))
+            var kept = Array(0..<10).filter { !covering.contains($0) }.shuffled(using: &rng)
+            kept = Array(kept.prefix(6))
+            if kept.count < 6 { kept += covering.prefix(6 - kept.count) }
+            let parts = kept.map { index in
+                ShardPart(header: Array(shards[index].prefix(84)), body: Array(shards[index][plan.bytes]), offset: plan.bytes.lowerBound)
+            }
+            // A corrupt part and a duplicate first: both set aside.
+            var bad = parts[0]
+            bad = ShardPart(header: bad.header, body: bad.body.map { $0 ^ 1 }, offset: bad.offset)
+            let bytes = try codec.decodeRange(offset: offset, length: length, rebuildingFrom: [bad] + parts + [parts[1]],
+                                              context: ctx, key: testKey)
+            #expect(bytes == Array(chunk[offset..<offset + length]), "trial \(trial)")
+        }
+        // Fewer than k authentic parts: an error naming what was rejected, never garbage.
+        let plan = codec.degradedPlan(offset: 100, length: 10, chunkLength: size)
+        let five = (4..<9).map { ShardPart(header: Array(shards[$0].prefix(84)), body: Array(shards[$0][plan.bytes]), offset: plan.bytes.lowerBound) }
+        #expect(throws: CodecError.notEnoughShards(authentic: 5, needed: 6, rejected: [])) {
+            try codec.decodeRange(offset: 100, length: 10, rebuildingFrom: five, context: ctx, key: testKey)
+        }
+        // Parts of the wrong segments, or of format 1, are set aside (malformed), never overrun.
+        let wrong = (0..<6).map { ShardPart(header: Array(shards[$0].prefix(84)), body: Array(shards[$0][84..<200]), offset: 84) }
+        #expect(throws: CodecError.self) {
+            try codec.decodeRange(offset: 3_000_000, length: 10, rebuildingFrom: wrong, context: ctx, key: testKey)
+        }
+        #expect(try codec.decodeRange(offset: 5, length: 0, rebuildingFrom: five, context: ctx, key: testKey) == [])
+    }
+
     @Test func rangeDecodeReportsAMissingOrCorruptCoveringShard() throws {
         let codec = ShardCodec(parameters: parameters(6, 4, chunk: 6000))
         let ctx = context(length: 6000)
