@@ -80,16 +80,22 @@ extension ShardCodec {
         return (offset / piece)..<((offset + length - 1) / piece + 1)
     }
 
+    /// Each data piece that holds bytes of `offset..<offset+length`, with the bytes of it they are
+    /// (piece offsets) and where they go in the range read.
+    func coveredPieces(offset: Int, length: Int, chunkLength: Int) -> [(index: Int, bytes: Range<Int>, at: Int)] {
+        let piece = parameters.pieceLength(forChunkLength: chunkLength)
+        return dataShards(coveringOffset: offset, length: length, chunkLength: chunkLength).map { index in
+            let from = max(offset, index * piece), to = min(offset + length, (index + 1) * piece)
+            return (index, (from - index * piece)..<(to - index * piece), from - offset)
+        }
+    }
+
     /// For a read of bytes `offset..<offset+length` of a chunk: each covering data shard and the
     /// bytes of it to fetch (its header, `0..<ShardFormat.headerLength`, is needed too: it holds
     /// the nonce). Shards of the format written; an older shard found there is fetched whole.
     public func fetchPlan(offset: Int, length: Int, chunkLength: Int) -> [(index: Int, bytes: Range<Int>)] {
         let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: chunkLength), version: ShardFormat.version)
-        return dataShards(coveringOffset: offset, length: length, chunkLength: chunkLength).map { index in
-            let pieceStart = index * layout.piece
-            let range = (max(offset, pieceStart) - pieceStart)..<(min(offset + length, pieceStart + layout.piece) - pieceStart)
-            return (index, layout.shardBytes(covering: range))
-        }
+        return coveredPieces(offset: offset, length: length, chunkLength: chunkLength).map { ($0.index, layout.shardBytes(covering: $0.bytes)) }
     }
 
     /// Decodes bytes `offset..<offset+length` of a chunk from just the data shards that cover them
@@ -115,14 +121,11 @@ extension ShardCodec {
         let result = [UInt8](unsafeUninitializedCapacity: length) { out, initialized in
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(piece, 1), alignment: 64)
             defer { scratch.deallocate() }
-            for index in needed {
-                let pieceStart = index * piece
-                let from = max(offset, pieceStart), to = min(offset + length, pieceStart + piece)
+            for (index, bytes, at) in coveredPieces(offset: offset, length: length, chunkLength: context.chunkLength) {
                 var lastReason: ShardRejection.Reason?
                 var opened: Int?
                 for position in byIndex[index] ?? [] where opened == nil {
-                    switch parts[position].open(self, piece: (from - pieceStart)..<(to - pieceStart), into: scratch,
-                                                context: context, key: key) {
+                    switch parts[position].open(self, piece: bytes, into: scratch, context: context, key: key) {
                     case .success(let at) where at.index == index: opened = at.start
                     case .success: lastReason = .wrongContext
                     case .failure(let reason): lastReason = reason
@@ -133,8 +136,8 @@ extension ShardCodec {
                     return
                 }
                 // Copy the overlap of this piece with the requested range.
-                (UnsafeMutableRawPointer(out.baseAddress!) + (from - offset))
-                    .copyMemory(from: scratch + (from - pieceStart - scratchStart), byteCount: to - from)
+                (UnsafeMutableRawPointer(out.baseAddress!) + at).copyMemory(from: scratch + (bytes.lowerBound - scratchStart),
+                                                                          byteCount: bytes.count)
             }
             initialized = length
         }
@@ -151,10 +154,8 @@ extension ShardCodec {
     public func degradedPlan(offset: Int, length: Int, chunkLength: Int) -> (piece: Range<Int>, bytes: Range<Int>) {
         let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: chunkLength), version: ShardFormat.version)
         var first = Int.max, last = 0
-        for index in dataShards(coveringOffset: offset, length: length, chunkLength: chunkLength) {
-            let pieceStart = index * layout.piece
-            let range = (max(offset, pieceStart) - pieceStart)..<(min(offset + length, pieceStart + layout.piece) - pieceStart)
-            let segments = layout.segments(covering: range)
+        for covered in coveredPieces(offset: offset, length: length, chunkLength: chunkLength) {
+            let segments = layout.segments(covering: covered.bytes)
             first = min(first, segments.lowerBound)
             last = max(last, segments.upperBound)
         }
@@ -176,7 +177,6 @@ extension ShardCodec {
         }
         guard length > 0 else { return [] }
         let (k, n) = (parameters.k, parameters.n)
-        let piece = parameters.pieceLength(forChunkLength: context.chunkLength)
         let span = degradedPlan(offset: offset, length: length, chunkLength: context.chunkLength).piece
         let needed = dataShards(coveringOffset: offset, length: length, chunkLength: context.chunkLength)
         var rejected: [ShardRejection] = []
@@ -217,11 +217,9 @@ extension ShardCodec {
                 failure = .notEnoughShards(authentic: accepted.count, needed: k, rejected: rejected)
                 return
             }
-            for index in needed {
-                let pieceStart = index * piece
-                let from = max(offset, pieceStart), to = min(offset + length, pieceStart + piece)
-                (UnsafeMutableRawPointer(out.baseAddress!) + (from - offset))
-                    .copyMemory(from: scratch + index * span.count + (from - pieceStart - span.lowerBound), byteCount: to - from)
+            for (index, bytes, at) in coveredPieces(offset: offset, length: length, chunkLength: context.chunkLength) {
+                (UnsafeMutableRawPointer(out.baseAddress!) + at)
+                    .copyMemory(from: scratch + index * span.count + (bytes.lowerBound - span.lowerBound), byteCount: bytes.count)
             }
             initialized = length
         }
