@@ -35,7 +35,11 @@ public final class Catalog: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            checkpointer = syncEveryCommit ? nil : try DatabaseQueue(path: path, configuration: configuration)
+            // A restarting checkpoint holds writers back while it waits for readers (another
+            // process may read for long): it gives up after 50 ms, and the next one tries again.
+            var checkpointing = configuration
+            checkpointing.busyMode = .timeout(0.05)
+            checkpointer = syncEveryCommit ? nil : try DatabaseQueue(path: path, configuration: checkpointing)
             let migrator = Self.migrator
             try pool.read { db in
                 let known = Set(migrator.migrations)
