@@ -99,7 +99,7 @@ public struct Reader: Sendable {
         do {
             let span = codec.degradedPlan(offset: range.lowerBound, length: range.count, chunkLength: chunk.length).bytes
             let candidates = (0..<parameters.n).compactMap(located)
-            let parts = try await fetchParts(candidates, bytes: span, need: chunk.k)
+            let parts = await fetchParts(candidates, bytes: span, need: chunk.k)
             return try codec.decodeRange(offset: range.lowerBound, length: range.count, rebuildingFrom: parts, context: context, key: key)
         } catch {
             session.logger.warning("chunk \(chunk.position) of \(file.path): \(error); rebuilding the whole chunk")
@@ -127,7 +127,7 @@ public struct Reader: Sendable {
 
     /// The same bytes of `need` shards among `candidates`, tried in order: `need` at once, the next
     /// candidate for each that fails. Fewer when the candidates run out.
-    private func fetchParts(_ candidates: [ShardLocation], bytes: Range<Int>, need: Int) async throws -> [ShardPart<ByteBuffer>] {
+    private func fetchParts(_ candidates: [ShardLocation], bytes: Range<Int>, need: Int) async -> [ShardPart<ByteBuffer>] {
         await withTaskGroup(of: ShardPart<ByteBuffer>?.self) { group in
             var next = 0
             func launch() {

@@ -254,12 +254,9 @@ public struct ShardPart<Bytes: ShardBytes> {
     ) -> Result<(index: Int, start: Int), ShardRejection.Reason> {
         header.withUnsafeBytes { header in
             guard let parsed = ShardHeader(parsing: header) else { return .failure(.malformed) }
-            let layout = SegmentLayout(piece: codec.parameters.pieceLength(forChunkLength: context.chunkLength),
-                                       version: parsed.formatVersion)
-            let start = layout.plaintext(layout.segments(covering: range).first ?? 0).lowerBound
             return body.withUnsafeBytes { body in
-                codec.open(header: header, body: body, at: offset, piece: range, into: output, context: context, key: key)
-            }.map { (index: $0, start: start) }
+                codec.open(parsed, of: header, body: body, at: offset, piece: range, into: output, context: context, key: key)
+            }
         }
     }
 }

@@ -113,18 +113,18 @@ public struct ShardCodec: Sendable {
         guard let header = ShardHeader(parsing: shard),
               shard.count == SegmentLayout(piece: piece, version: header.formatVersion).shardLength
         else { return .failure(.malformed) }
-        return open(header: shard, body: shard, at: 0, piece: 0..<piece, into: output, context: context, key: key)
+        return open(header, of: shard, body: shard, at: 0, piece: 0..<piece, into: output, context: context, key: key).map(\.index)
     }
 
-    /// Checks a shard's header (`header`, its first bytes) against `context` and decrypts the
-    /// segments that hold piece bytes `piece` from `body`, the shard's bytes from offset `at`:
-    /// whole segments, written to `output` from the first one's start. Returns the shard's index,
-    /// or why it was set aside (`.malformed` when `body` does not hold those segments exactly).
+    /// Checks a shard's parsed `header` against `context` and decrypts the segments that hold
+    /// piece bytes `piece` from `body`, the shard's bytes from offset `at` (`shard` is at least
+    /// its first bytes, for the nonce): whole segments, written to `output` from the first one's
+    /// start. Returns the shard's index and the piece offset `output` starts at, or why it was
+    /// set aside (`.malformed` when `body` does not hold those segments).
     func open(
-        header shard: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, at start: Int, piece range: Range<Int>,
-        into output: UnsafeMutableRawPointer, context: ShardContext, key: SecretBytes
-    ) -> Result<Int, ShardRejection.Reason> {
-        guard let header = ShardHeader(parsing: shard) else { return .failure(.malformed) }
+        _ header: ShardHeader, of shard: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, at start: Int,
+        piece range: Range<Int>, into output: UnsafeMutableRawPointer, context: ShardContext, key: SecretBytes
+    ) -> Result<(index: Int, start: Int), ShardRejection.Reason> {
         let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: context.chunkLength), version: header.formatVersion)
         // A range inside an empty piece still opens its one segment, so its tag is checked.
         let segments = range.isEmpty ? 0..<1 : layout.segments(covering: range)
@@ -161,7 +161,7 @@ public struct ShardCodec: Sendable {
                 }
                 out += length
             }
-            return .success(header.index)
+            return .success((header.index, layout.plaintext(first).lowerBound))
         }
     }
 

@@ -83,12 +83,9 @@ import VishwaCrypto
     }
 
     @Test func rangeDecodesFromCoveringDataShardsOnly() throws {
-        var rng = SeededGenerator(state: 5)
         let size = (4 << 20) - 3
-        let chunk = rng.bytes(size)
-        let codec = ShardCodec(parameters: .default)
-        let ctx = context(length: size)
-        let shards = try codec.encode(chunk, context: ctx, key: testKey).arrays
+        let (chunk, codec, ctx, shards) = try encodedRandomChunk(size: size, seed: 5)
+        var rng = SeededGenerator(state: 6)
         for _ in 0..<60 {
             let offset = Int.random(in: 0..<size, using: &rng)
             let length = Int.random(in: 0...min(size - offset, 2 << 20), using: &rng)
@@ -99,10 +96,7 @@ import VishwaCrypto
             // And from just the segments the plan names, as a range read fetches them.
             let plan = codec.fetchPlan(offset: offset, length: length, chunkLength: size)
             #expect(plan.map(\.index) == Array(covering))
-            let parts = plan.map { index, range in
-                ShardPart(header: Array(shards[index].prefix(ShardFormat.headerLength)), body: Array(shards[index][range]),
-                          offset: range.lowerBound)
-            }
+            let parts = plan.map { index, range in part(shards[index], range) }
             #expect(try codec.decodeRange(offset: offset, length: length, from: parts, context: ctx, key: testKey)
                 == Array(chunk[offset..<offset + length]))
             // A small read fetches at most two segments of a shard.
@@ -115,25 +109,21 @@ import VishwaCrypto
     /// With covering data shards lost, the same segments of any k shards rebuild a range: only
     /// those segments are fetched, never the whole chunk.
     @Test func rangesRebuildFromTheSameSegmentsOfAnyKShards() throws {
-        var rng = SeededGenerator(state: 11)
         let size = (4 << 20) - 77
-        let chunk = rng.bytes(size)
-        let codec = ShardCodec(parameters: .default)
-        let ctx = context(length: size)
-        let shards = try codec.encode(chunk, context: ctx, key: testKey).arrays
+        let (chunk, codec, ctx, shards) = try encodedRandomChunk(size: size, seed: 11)
+        var rng = SeededGenerator(state: 12)
         for trial in 0..<60 {
             let offset = Int.random(in: 0..<size, using: &rng)
             let length = trial % 3 == 0 ? min(size - offset, 4096) : Int.random(in: 1...min(size - offset, 300_000), using: &rng)
             let plan = codec.degradedPlan(offset: offset, length: length, chunkLength: size)
-            if length <= 4096 && plan.piece.count <= 2 * 65_536 { #expect(plan.bytes.count <= 2 * (65_536 + 16)) }
-            // Lose the covering data shards first, then random others, down to exactly k.
             let covering = Array(codec.dataShards(coveringOffset: offset, length: length, chunkLength: size))
+            // A small read within one piece fetches at most two segments of each of k shards.
+            if length <= 4096 && covering.count == 1 { #expect(plan.bytes.count <= 2 * (65_536 + 16)) }
+            // Lose the covering data shards first, then random others, down to exactly k.
             var kept = Array(0..<10).filter { !covering.contains($0) }.shuffled(using: &rng)
             kept = Array(kept.prefix(6))
             if kept.count < 6 { kept += covering.prefix(6 - kept.count) }
-            let parts = kept.map { index in
-                ShardPart(header: Array(shards[index].prefix(84)), body: Array(shards[index][plan.bytes]), offset: plan.bytes.lowerBound)
-            }
+            let parts = kept.map { part(shards[$0], plan.bytes) }
             // A corrupt part and a duplicate first: both set aside.
             var bad = parts[0]
             bad = ShardPart(header: bad.header, body: bad.body.map { $0 ^ 1 }, offset: bad.offset)
@@ -143,12 +133,12 @@ import VishwaCrypto
         }
         // Fewer than k authentic parts: an error naming what was rejected, never garbage.
         let plan = codec.degradedPlan(offset: 100, length: 10, chunkLength: size)
-        let five = (4..<9).map { ShardPart(header: Array(shards[$0].prefix(84)), body: Array(shards[$0][plan.bytes]), offset: plan.bytes.lowerBound) }
+        let five = (4..<9).map { part(shards[$0], plan.bytes) }
         #expect(throws: CodecError.notEnoughShards(authentic: 5, needed: 6, rejected: [])) {
             try codec.decodeRange(offset: 100, length: 10, rebuildingFrom: five, context: ctx, key: testKey)
         }
         // Parts of the wrong segments, or of format 1, are set aside (malformed), never overrun.
-        let wrong = (0..<6).map { ShardPart(header: Array(shards[$0].prefix(84)), body: Array(shards[$0][84..<200]), offset: 84) }
+        let wrong = (0..<6).map { part(shards[$0], 84..<200) }
         #expect(throws: CodecError.self) {
             try codec.decodeRange(offset: 3_000_000, length: 10, rebuildingFrom: wrong, context: ctx, key: testKey)
         }
@@ -170,7 +160,7 @@ import VishwaCrypto
             try codec.decodeRange(offset: 5990, length: 11, from: shards.map(ShardPart.init(whole:)), context: ctx, key: testKey)
         }
         // Too few bytes for the segments asked: malformed, never a trap.
-        let short = ShardPart(header: Array(shards[2].prefix(84)), body: Array(shards[2][84..<120]), offset: 84)
+        let short = part(shards[2], 84..<120)
         #expect(throws: CodecError.dataShardUnavailable(index: 2, reason: .malformed)) {
             try codec.decodeRange(offset: 2100, length: 10, from: [short], context: ctx, key: testKey)
         }

@@ -37,3 +37,17 @@ func combinations(_ n: Int, choose size: Int) -> [[Int]] {
     extend(from: 0)
     return result
 }
+
+/// What a range read fetches of `shard`: its header and the shard bytes `bytes`.
+func part(_ shard: [UInt8], _ bytes: Range<Int>) -> ShardPart<[UInt8]> {
+    ShardPart(header: Array(shard.prefix(ShardFormat.headerLength)), body: Array(shard[bytes]), offset: bytes.lowerBound)
+}
+
+/// A random chunk of `size` bytes and its shards under the default 6+4.
+func encodedRandomChunk(size: Int, seed: UInt64) throws -> (chunk: [UInt8], codec: ShardCodec, context: ShardContext, shards: [[UInt8]]) {
+    var rng = SeededGenerator(state: seed)
+    let chunk = rng.bytes(size)
+    let codec = ShardCodec(parameters: .default)
+    let ctx = context(length: size)
+    return (chunk, codec, ctx, try codec.encode(chunk, context: ctx, key: testKey).arrays)
+}
