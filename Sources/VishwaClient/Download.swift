@@ -85,12 +85,23 @@ public struct Reader: Sendable {
         let locations = plan.compactMap { index, bytes in located(index).map { ($0, bytes) } }
         if locations.count == plan.count {
             do {
-                let parts = try await withThrowingTaskGroup(of: ShardPart<ByteBuffer>.self) { group in
-                    for (location, bytes) in locations { group.addTask { try await fetchPart(location, bytes) } }
-                    return try await group.reduce(into: []) { $0.append($1) }
+                // Each shard's bytes are decrypted by the task that fetched them, as they arrive:
+                // a long range spreads over the cores instead of waiting for every shard.
+                let piece = parameters.pieceLength(forChunkLength: chunk.length)
+                return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+                    for (location, bytes) in locations {
+                        let covered = max(range.lowerBound, location.index * piece)..<min(range.upperBound, (location.index + 1) * piece)
+                        group.addTask {
+                            let part = try await fetchPart(location, bytes)
+                            let plain = try codec.decodeRange(offset: covered.lowerBound, length: covered.count, from: [part],
+                                                              context: context, key: key)
+                            return (covered.lowerBound - range.lowerBound, plain)
+                        }
+                    }
+                    var out = [UInt8](repeating: 0, count: range.count)
+                    for try await (at, plain) in group { out.replaceSubrange(at..<at + plain.count, with: plain) }
+                    return out
                 }
-                // One or two segments: decrypting here costs less than a hop to another thread.
-                return try codec.decodeRange(offset: range.lowerBound, length: range.count, from: parts, context: context, key: key)
             } catch {
                 // Routine while a host is down (every such read comes here): not worth a warning each time.
                 session.logger.debug("chunk \(chunk.position) of \(file.path): \(error); rebuilding the range from any \(chunk.k) shards")

@@ -12,6 +12,20 @@ final class ChunkSource: Sendable {
     let cache: ChunkCache
     private let inflight = Mutex<[ChunkKey: Task<[UInt8], any Error>]>([:])
     private let endpoints = Mutex<(hosts: [Int64: HostEndpoint], at: ContinuousClock.Instant)?>(nil)
+    /// The last few spans fetched for readers that read on (`bytes(_:of:of:key:extend:)`).
+    private let spans = Mutex<[Span]>([])
+    static let spanLimit = 8
+
+    /// Bytes `range` of a chunk, fetched (or being fetched) past what a read asked for.
+    private struct Span: Sendable {
+        let key: ChunkKey
+        let range: Range<Int>
+        let bytes: Task<[UInt8], any Error>
+
+        func covers(_ wanted: Range<Int>) -> Bool {
+            range.lowerBound <= wanted.lowerBound && wanted.upperBound <= range.upperBound
+        }
+    }
 
     init(session: VaultSession, cache: ChunkCache) {
         self.session = session
@@ -41,14 +55,55 @@ final class ChunkSource: Sendable {
         return try await task.value
     }
 
-    /// Bytes `range` of `chunk`: from the cache or a fetch of the whole chunk already on its way,
-    /// else from just the data shards that cover them (not cached: a random reader would evict
-    /// whole chunks for a few bytes each).
-    func bytes(_ range: Range<Int>, of chunk: ChunkRecord, of file: FileRecord, key: SecretBytes) async throws -> [UInt8] {
+    /// Bytes `range` of `chunk`: from the cache, a fetch of the whole chunk already on its way or
+    /// a span fetched before, else from just the data shards that cover them (not cached: a random
+    /// reader would evict whole chunks for a few bytes each). `extend` fetches that many bytes more
+    /// (within the chunk) in the same requests and keeps them as a span for the reads that follow.
+    func bytes(_ range: Range<Int>, of chunk: ChunkRecord, of file: FileRecord, key: SecretBytes,
+               extend: Int = 0) async throws -> ArraySlice<UInt8> {
         let cacheKey = Self.key(chunk)
-        if let bytes = cache.get(cacheKey) { return Array(bytes[range]) }
-        if let running = inflight.withLock({ $0[cacheKey] }) { return Array(try await running.value[range]) }
-        return try await Reader(session: session).range(range, of: chunk, of: file, key: key, hosts: try hostEndpoints())
+        if let bytes = cache.get(cacheKey) { return bytes[range] }
+        if let running = inflight.withLock({ $0[cacheKey] }) { return try await running.value[range] }
+        let wanted = range.lowerBound..<max(range.upperBound, min(chunk.length, range.upperBound + extend))
+        let span = spans.withLock { spans -> Span? in
+            if let found = spans.last(where: { $0.key == cacheKey && $0.covers(range) }) { return found }
+            guard wanted != range else { return nil }
+            // Stored before it is fetched, so the kernel's next request (often sent before this
+            // one is answered) waits for this fetch instead of starting its own.
+            let span = Span(key: cacheKey, range: wanted, bytes: Task { [self] in
+                try await Reader(session: session).range(wanted, of: chunk, of: file, key: key, hosts: try hostEndpoints())
+            })
+            spans.append(span)
+            if spans.count > Self.spanLimit { spans.removeFirst() }
+            return span
+        }
+        guard let span else {
+            return ArraySlice(try await Reader(session: session).range(range, of: chunk, of: file, key: key, hosts: try hostEndpoints()))
+        }
+        do {
+            let bytes = try await span.bytes.value
+            let start = range.lowerBound - span.range.lowerBound
+            return bytes[start..<start + range.count]
+        } catch {
+            spans.withLock { $0.removeAll { $0.key == span.key && $0.range == span.range } }
+            throw error
+        }
+    }
+
+    /// Bytes `range` of `chunk` for a streaming reader: the whole chunk is fetched and cached; a
+    /// span already fetched or on its way answers meanwhile, so the switch to whole chunks never
+    /// makes a read wait for more than it asked.
+    func streamed(_ range: Range<Int>, of chunk: ChunkRecord, of file: FileRecord, key: SecretBytes) async throws -> ArraySlice<UInt8> {
+        let cacheKey = Self.key(chunk)
+        if let bytes = cache.get(cacheKey) { return bytes[range] }
+        if let span = spans.withLock({ $0.last { $0.key == cacheKey && $0.covers(range) } }) {
+            prefetch(chunk, of: file, key: key)
+            if let bytes = try? await span.bytes.value {
+                let start = range.lowerBound - span.range.lowerBound
+                return bytes[start..<start + range.count]
+            }
+        }
+        return try await plaintext(chunk, of: file, key: key)[range]
     }
 
     /// Starts fetching `chunk` into the cache unless it is there or on its way.

@@ -306,8 +306,8 @@ public final class FileSystem: Sendable {
     public func read(_ id: UInt64, offset: Int, length: Int) async throws(FSError) -> [UInt8] {
         let handle = try handle(id)
         let size = handle.file.overlay.value.size
-        let ahead = handle.readAhead.withLock { $0.record(offset: offset, length: length, fileSize: size) }
-        return try await handle.file.read(offset: offset, length: length, prefetch: ahead)
+        let plan = handle.readAhead.withLock { $0.record(offset: offset, length: length, fileSize: size) }
+        return try await handle.file.read(offset: offset, length: length, plan: plan)
     }
 
     public func write(_ id: UInt64, offset: Int, bytes: [UInt8]) async throws(FSError) -> Int {

@@ -110,12 +110,11 @@ actor OpenFile {
 
     // MARK: Reads
 
-    /// Bytes `offset..<offset+length` (fewer at the end of the file). `prefetch` names chunks
-    /// worth fetching ahead (sequential reading).
-    func read(offset: Int, length: Int, prefetch: Range<Int>) async throws(FSError) -> [UInt8] {
+    /// Bytes `offset..<offset+length` (fewer at the end of the file), fetched as `plan` says.
+    func read(offset: Int, length: Int, plan: ReadPlan = .exact) async throws(FSError) -> [UInt8] {
         let end = min(offset + length, size)
         guard offset < end else { return [] }
-        for position in prefetch where dirty[position] == nil && sealing[position] == nil && sealed[position] == nil {
+        for position in plan.prefetch where dirty[position] == nil && sealing[position] == nil && sealed[position] == nil {
             if let chunk = base[position], position * chunkSize < baseValid {
                 data.source.prefetch(chunk, of: file, key: key)
             }
@@ -127,7 +126,7 @@ actor OpenFile {
             let position = cursor / chunkSize
             let start = position * chunkSize
             let upto = min(end, start + chunkSize)
-            let bytes = try await self.bytes(of: position, from: cursor - start, to: upto - start, whole: !prefetch.isEmpty)
+            let bytes = try await self.bytes(of: position, from: cursor - start, to: upto - start, plan: plan)
             out.append(contentsOf: bytes)
             if bytes.count < upto - cursor { out.append(contentsOf: repeatElement(0, count: upto - cursor - bytes.count)) }
             cursor = upto
@@ -136,9 +135,9 @@ actor OpenFile {
     }
 
     /// Bytes `from..<to` of chunk `position` as the file holds them now; shorter where the rest
-    /// reads as zeros. `whole` fetches (and caches) the whole chunk, for sequential readers;
-    /// otherwise only the shards that cover the range are fetched.
-    private func bytes(of position: Int, from: Int, to: Int, whole: Bool) async throws(FSError) -> ArraySlice<UInt8> {
+    /// reads as zeros. Stored chunks are fetched as `plan` says: whole (and cached) for a stream,
+    /// else only from the shards that cover the range (and what `plan.extend` adds).
+    private func bytes(of position: Int, from: Int, to: Int, plan: ReadPlan) async throws(FSError) -> ArraySlice<UInt8> {
         if let bytes = dirty[position] { return bytes[from..<to] }
         return try await mapped("chunk \(position)") {
             if let task = sealing[position] {
@@ -146,19 +145,19 @@ actor OpenFile {
                    let bytes = data.source.cache.get(ChunkKey(fileID: file.fileID, version: version, index: position)) {
                     return bytes[from..<min(to, bytes.count)]
                 }
-                return try await stored(try await task.value, from: from, to: to, whole: whole)
+                return try await stored(try await task.value, from: from, to: to, plan: plan)
             }
-            if let record = sealed[position] { return try await stored(record, from: from, to: to, whole: whole) }
+            if let record = sealed[position] { return try await stored(record, from: from, to: to, plan: plan) }
             guard let chunk = base[position], position * chunkSize < baseValid else { return [] }
-            return try await stored(chunk, from: from, to: min(to, baseValid - position * chunkSize), whole: whole)
+            return try await stored(chunk, from: from, to: min(to, baseValid - position * chunkSize), plan: plan)
         }
     }
 
-    private func stored(_ chunk: ChunkRecord, from: Int, to: Int, whole: Bool) async throws -> ArraySlice<UInt8> {
+    private func stored(_ chunk: ChunkRecord, from: Int, to: Int, plan: ReadPlan) async throws -> ArraySlice<UInt8> {
         let end = min(to, chunk.length)
         guard from < end else { return [] }
-        if whole { return try await data.source.plaintext(chunk, of: file, key: key)[from..<end] }
-        return ArraySlice(try await data.source.bytes(from..<end, of: chunk, of: file, key: key))
+        if plan.wholeChunks { return try await data.source.streamed(from..<end, of: chunk, of: file, key: key) }
+        return try await data.source.bytes(from..<end, of: chunk, of: file, key: key, extend: plan.extend)
     }
 
     // MARK: Writes

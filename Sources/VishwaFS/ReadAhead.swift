@@ -1,39 +1,71 @@
-/// Sequential-read detection for one open file (DESIGN §4): after reads that follow each other,
-/// the next chunks are worth fetching before they are asked for, so a player never waits on the
-/// network mid-stream; a seek resets the streak, so random access costs no wasted fetches.
+/// How to serve one read, as `ReadAheadDetector` advises.
+public struct ReadPlan: Sendable, Equatable {
+    /// Fetch and cache whole chunks: the reader streams, it will want the rest of each.
+    public var wholeChunks = false
+    /// Bytes to fetch past the end of a range read: a short run of reads that follow each other
+    /// (the kernel cuts one large read into 128 KiB requests) gets its next bytes in one fetch.
+    public var extend = 0
+    /// Chunks to fetch into the cache before they are asked for.
+    public var prefetch: Range<Int> = 0..<0
+
+    public init(wholeChunks: Bool = false, extend: Int = 0, prefetch: Range<Int> = 0..<0) {
+        self.wholeChunks = wholeChunks
+        self.extend = extend
+        self.prefetch = prefetch
+    }
+
+    /// A lone read: only the bytes asked for.
+    public static let exact = ReadPlan()
+}
+
+/// Sequential-read detection for one open file (DESIGN §4), in three steps so that a seek costs
+/// no more than it reads and a stream never waits on the network:
+/// 1. a small read that does not follow the last one fetches only its own bytes (a random reader);
+/// 2. a read that follows it, or a large one (the kernel cuts a large read into requests of at most
+///    `largeRead` bytes, and sends the next only when the first is answered), fetches `span` bytes
+///    more in the same requests: the next requests of one large read, or a player's first reads
+///    after a seek, are then answered from memory;
+/// 3. once `wholeAfter` bytes were read in a row, whole chunks are fetched and cached and the next
+///    `window` chunks are fetched ahead.
 ///
 /// A value type owned by its open-file handle (which serialises access).
 public struct ReadAheadDetector: Sendable {
     public let chunkSize: Int
-    /// Chunks to fetch ahead once reading is sequential.
+    /// Chunks to fetch ahead once reading streams.
     public let window: Int
-    /// Consecutive sequential reads needed before read-ahead starts.
-    public let threshold: Int
+    /// Bytes fetched past a read that follows the one before.
+    public let span: Int
+    /// A request this large is taken for the first of several.
+    public let largeRead: Int
+    /// Bytes read in a row after which reading counts as streaming: more than a player reads
+    /// after a seek, so seeking never pays for whole chunks it does not read.
+    public let wholeAfter: Int
 
     private var nextOffset: Int?
-    private var streak = 0
+    /// Bytes read in a row so far, this read included.
+    private var run = 0
 
-    public init(chunkSize: Int, window: Int = 2, threshold: Int = 2) {
-        precondition(chunkSize > 0 && window >= 0 && threshold >= 1)
+    public init(chunkSize: Int, window: Int = 2, span: Int = 1 << 20, largeRead: Int = 128 << 10, wholeAfter: Int = 4 << 20) {
+        precondition(chunkSize > 0 && window >= 0 && span >= 0 && largeRead > 0 && wholeAfter >= 0)
         self.chunkSize = chunkSize
         self.window = window
-        self.threshold = threshold
+        self.span = span
+        self.largeRead = largeRead
+        self.wholeAfter = wholeAfter
     }
 
-    /// Records a read of `length` bytes at `offset` in a file of `fileSize` bytes and returns the
-    /// chunk indices to prefetch now (empty while reading is not sequential).
-    public mutating func record(offset: Int, length: Int, fileSize: Int) -> Range<Int> {
+    /// Records a read of `length` bytes at `offset` in a file of `fileSize` bytes and says how to
+    /// serve it.
+    public mutating func record(offset: Int, length: Int, fileSize: Int) -> ReadPlan {
         // Players re-read a little behind the last end; treat anything within one chunk ahead as a continuation.
-        if let expected = nextOffset, offset >= expected - chunkSize, offset <= expected + chunkSize {
-            streak += 1
-        } else {
-            streak = 0
-        }
+        let follows = nextOffset.map { offset >= $0 - chunkSize && offset <= $0 + chunkSize } ?? false
+        run = follows ? run + length : length
         nextOffset = offset + length
-        guard streak >= threshold, window > 0, length > 0 else { return 0..<0 }
+        guard follows || length >= largeRead, length > 0 else { return .exact }
+        guard run > wholeAfter else { return ReadPlan(extend: span) }
         let chunkCount = (fileSize + chunkSize - 1) / chunkSize
-        let current = (offset + length - 1) / chunkSize
-        let first = current + 1
-        return first..<min(chunkCount, first + window)
+        let first = (offset + length - 1) / chunkSize + 1
+        let last = min(chunkCount, first + window)
+        return ReadPlan(wholeChunks: true, prefetch: first < last ? first..<last : 0..<0)
     }
 }
