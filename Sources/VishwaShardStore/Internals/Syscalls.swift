@@ -63,6 +63,12 @@ enum Sys {
         _ = try checked("fsync", path) { Glibc.fsync(fd) }
     }
 
+    /// Asks the kernel to drop the file's cached pages (posix_fadvise DONTNEED): only clean
+    /// pages go, so call it after fsync. Advice only: a failure changes nothing stored.
+    static func dropCache(_ fd: Int32) {
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+    }
+
     /// Wraps fstat(2); returns the size in bytes.
     static func fileSize(_ fd: Int32, path: String) throws(StoreError) -> Int {
         var info = stat()
