@@ -118,8 +118,21 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             case .handshaking, .established:
                 break
             }
-            guard let length = raw.getInteger(at: raw.readerIndex, as: UInt16.self),
-                  raw.readableBytes >= 2 + Int(length) else { break }
+            guard let length = raw.getInteger(at: raw.readerIndex, as: UInt16.self) else { break }
+            if length == 0, case .established(let transport) = state {
+                // No Noise message is shorter than its tag: a zero length opens a clear record.
+                switch takeClearRecord(context: context) {
+                case .incomplete: break
+                case .failed: return
+                case .record(let message, let clear):
+                    guard decrypt(message, ad: clear, transport: transport, context: context) else { return }
+                    plain.writeImmutableBuffer(clear)
+                    deliverFrames(context: context)
+                    continue
+                }
+                break
+            }
+            guard raw.readableBytes >= 2 + Int(length) else { break }
             raw.moveReaderIndex(forwardBy: 2)
             let message = raw.readSlice(length: Int(length))!
             switch state {
@@ -135,6 +148,33 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         // Keep leftovers compact so a long session does not grow the buffer.
         if raw.readableBytes == 0 { raw.clear() } else if raw.readerIndex > 65536 { raw.discardReadBytes() }
     }
+
+    private enum ClearRecord {
+        case incomplete
+        case failed
+        case record(message: ByteBuffer, clear: ByteBuffer)
+    }
+
+    /// Takes one clear record (docs/wire.md §1.1) off `raw` once it is all there: `u16 0`, `u32`
+    /// clear length, `u16` message length, the Noise message, the clear bytes.
+    private func takeClearRecord(context: ChannelHandlerContext) -> ClearRecord {
+        let start = raw.readerIndex
+        guard let clearLength = raw.getInteger(at: start + 2, as: UInt32.self),
+              let messageLength = raw.getInteger(at: start + 6, as: UInt16.self) else { return .incomplete }
+        guard clearLength > 0, clearLength <= UInt32(maxFrameBody) else {
+            fail(context: context, "clear record of \(clearLength) bytes is empty or exceeds the limit")
+            return .failed
+        }
+        guard raw.readableBytes >= Self.clearRecordHeader + Int(messageLength) + Int(clearLength) else { return .incomplete }
+        raw.moveReaderIndex(forwardBy: Self.clearRecordHeader)
+        let message = raw.readSlice(length: Int(messageLength))!
+        return .record(message: message, clear: raw.readSlice(length: Int(clearLength))!)
+    }
+
+    /// `u16 0`, `u32` clear length, `u16` message length.
+    static let clearRecordHeader = 8
+    /// Sealed bodies shorter than this go encrypted with the rest: too small to be worth a record.
+    static let clearBodyMinimum = 16 << 10
 
     private func handleHandshake(_ message: ByteBuffer, handshake: NoiseHandshake, context: ChannelHandlerContext) {
         do {
@@ -196,8 +236,10 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Decrypts one transport message onto the end of `plain`. False (and the connection closed) on failure.
-    private func decrypt(_ message: ByteBuffer, transport: NoiseTransport, context: ChannelHandlerContext) -> Bool {
+    /// Decrypts one transport message onto the end of `plain`, with `ad` bound into its tag (a clear
+    /// record's clear bytes). False (and the connection closed) on failure.
+    private func decrypt(_ message: ByteBuffer, ad: ByteBuffer = ByteBuffer(), transport: NoiseTransport,
+                         context: ChannelHandlerContext) -> Bool {
         let length = message.readableBytes
         guard length >= NoiseTransport.tagLength else {
             fail(context: context, "transport message of \(length) bytes is shorter than its tag")
@@ -209,7 +251,9 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         do {
             _ = try plain.writeWithUnsafeMutableBytes(minimumWritableBytes: max(plaintextLength, 1)) { output in
                 try message.withUnsafeReadableBytes { bytes in
-                    try transport.decrypt(bytes, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<plaintextLength]))
+                    try ad.withUnsafeReadableBytes { ad in
+                        try transport.decrypt(bytes, ad: ad, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<plaintextLength]))
+                    }
                 }
             }
         } catch {
@@ -281,10 +325,16 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         header.reserveCapacity(Frame.headerLength)
         frame.encode(header: &header)
         do {
-            try append(&header, transport: transport)
-            if var prefix = frame.bodyPrefix { try append(&prefix, transport: transport) }
-            var body = frame.body
-            try append(&body, transport: transport)
+            if frame.bodyIsSealed, frame.body.readableBytes >= Self.clearBodyMinimum,
+               (frame.bodyPrefix?.readableBytes ?? 0) <= 4096 {
+                if var prefix = frame.bodyPrefix { header.writeBuffer(&prefix) }
+                try appendClearRecord(header, clear: frame.body, transport: transport)
+            } else {
+                try append(&header, transport: transport)
+                if var prefix = frame.bodyPrefix { try append(&prefix, transport: transport) }
+                var body = frame.body
+                try append(&body, transport: transport)
+            }
         } catch {
             promise?.fail(error)
             return
@@ -306,6 +356,28 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             openMessage!.plaintext += part.readableBytes
             outgoing.writeBuffer(&part)
             if openMessage!.plaintext == NoiseTransport.maxPlaintextLength { try sealOpenMessage(transport) }
+        }
+    }
+
+    /// Appends a clear record (docs/wire.md §1.1): `secret` (a frame's header and arguments)
+    /// encrypted in a Noise message whose tag also covers `clear` (the frame's sealed body), which
+    /// follows it unencrypted. The open message is sealed first, so the stream keeps its order.
+    private func appendClearRecord(_ secret: ByteBuffer, clear: ByteBuffer, transport: NoiseTransport) throws {
+        try sealOpenMessage(transport)
+        var secret = secret, clear = clear
+        let (messageLength, clearLength) = (secret.readableBytes + NoiseTransport.tagLength, clear.readableBytes)
+        outgoing.reserveCapacity(outgoing.writerIndex + Self.clearRecordHeader + messageLength + clearLength)
+        outgoing.writeInteger(UInt16(0))
+        outgoing.writeInteger(UInt32(clearLength))
+        outgoing.writeInteger(UInt16(messageLength))
+        let offset = outgoing.writerIndex - outgoing.readerIndex
+        outgoing.writeBuffer(&secret)
+        outgoing.writeRepeatingByte(0, count: NoiseTransport.tagLength)
+        outgoing.writeBuffer(&clear)
+        try outgoing.withUnsafeMutableReadableBytes { (bytes) throws(NoiseError) in
+            let message = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + messageLength])
+            let ad = UnsafeRawBufferPointer(rebasing: bytes[offset + messageLength..<offset + messageLength + clearLength])
+            try transport.encryptInPlace(message, ad: ad)
         }
     }
 

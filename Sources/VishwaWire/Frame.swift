@@ -21,12 +21,17 @@ public struct Frame: Sendable, Equatable {
     /// Bytes sent before `body` as part of it, so a large payload (a shard) goes out without being
     /// copied behind its small arguments first. Decoded frames never have one.
     public var bodyPrefix: ByteBuffer?
+    /// The body is already sealed by the vault (shard bytes: ciphertext under keys no host has), so
+    /// the transport may carry it authenticated but not encrypted a second time (docs/wire.md §1.1).
+    /// A hint to the sender only: the receiver sees the same frame either way.
+    public var bodyIsSealed: Bool
 
-    public init(id: UInt32, code: UInt8, body: ByteBuffer, bodyPrefix: ByteBuffer? = nil) {
+    public init(id: UInt32, code: UInt8, body: ByteBuffer, bodyPrefix: ByteBuffer? = nil, bodyIsSealed: Bool = false) {
         self.id = id
         self.code = code
         self.body = body
         self.bodyPrefix = bodyPrefix
+        self.bodyIsSealed = bodyIsSealed
     }
 
     /// Length of the body on the wire, prefix included.

@@ -53,7 +53,7 @@ public struct ClientHello: Sendable, Equatable {
 
 /// What the host says in the second handshake message: the wire version it speaks.
 public enum ServerHello {
-    public static let wireVersion: UInt8 = 1
+    public static let wireVersion: UInt8 = 2
 
     public static func encode() -> [UInt8] { [wireVersion] }
 

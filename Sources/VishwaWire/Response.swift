@@ -6,11 +6,17 @@ import VishwaCore
 public struct Response: Sendable, Equatable {
     public var status: Status
     public var body: ByteBuffer
+    /// The body is shard bytes, sealed by the vault: see `Frame.bodyIsSealed`. Not on the wire.
+    public var bodyIsSealed: Bool
 
-    public init(status: Status, body: ByteBuffer) {
+    public init(status: Status, body: ByteBuffer, bodyIsSealed: Bool = false) {
         self.status = status
         self.body = body
+        self.bodyIsSealed = bodyIsSealed
     }
+
+    /// Responses are equal when they put the same frame on the wire.
+    public static func == (a: Response, b: Response) -> Bool { a.status == b.status && a.body == b.body }
 
     /// The longest error message a host sends; longer ones are cut.
     public static let maxMessageLength = 1024
@@ -21,12 +27,13 @@ public struct Response: Sendable, Equatable {
         return Response(status: status, body: body)
     }
 
-    public func frame(id: UInt32) -> Frame { Frame(id: id, code: status.rawValue, body: body) }
+    public func frame(id: UInt32) -> Frame { Frame(id: id, code: status.rawValue, body: body, bodyIsSealed: bodyIsSealed) }
 
     public init(frame: Frame) throws(WireError) {
         guard let status = Status(rawValue: frame.code) else { throw .unknownStatus(frame.code) }
         self.status = status
         self.body = frame.wholeBody
+        self.bodyIsSealed = false
     }
 
     /// The error message of a failed response.

@@ -30,6 +30,7 @@ struct InteropTests {
         ("replay", "transport message rejected"),
         ("badop", "unknown operation code 200"),
         ("trailing", "trailing bytes"),
+        ("clearflip", "transport message rejected"),
     ]
 
     @Test func pythonClientRunsEveryOperationAgainstHost() async throws {
@@ -48,6 +49,7 @@ struct InteropTests {
         #expect(summary.listed == true)
         #expect(summary.deleted == 1)
         #expect(summary.getAfterDeleteStatus == Int(Status.notFound.rawValue))
+        #expect(summary.clearMatches == true, "a shard sent and received in clear records")
         #expect(summary.batch1Order.map { Set($0) } == [1, 2, 3])
         #expect(summary.batch2Order.map { Set($0) } == [10, 11, 12, 13])
         #expect(summary.stat?.version.hasPrefix("vishwa-shard") == true)
@@ -202,6 +204,7 @@ private struct ClientSummary: Decodable {
     let listed: Bool?
     let deleted: Int?
     let getAfterDeleteStatus: Int?
+    let clearMatches: Bool?
 }
 
 /// The JSON line of `noise_peer.py client … <hostile scenario>`.

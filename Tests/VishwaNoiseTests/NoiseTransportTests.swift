@@ -68,6 +68,30 @@ struct NoiseTransportTests {
         #expect(try r.decrypt(i.encrypt(plaintext)) == plaintext)
     }
 
+    /// Clear records (docs/wire.md §1.1): the tag covers associated data carried beside the
+    /// message; any change to it, or none passed, fails, and a failure leaves the nonce in place.
+    @Test func associatedDataIsBoundIntoTheTag() throws {
+        let (i, r) = try HandshakePair().transports()
+        let secret: [UInt8] = [1, 2, 3, 4, 5]
+        let clear = (0..<20000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        var message = secret + [UInt8](repeating: 0, count: NoiseTransport.tagLength)
+        try message.withUnsafeMutableBytes { out in try clear.withUnsafeBytes { try i.encryptInPlace(out, ad: $0) } }
+        func open(_ ad: [UInt8]) throws -> [UInt8] {
+            var output = [UInt8](repeating: 0, count: message.count - NoiseTransport.tagLength)
+            try message.withUnsafeBytes { bytes in
+                try ad.withUnsafeBytes { ad in _ = try output.withUnsafeMutableBytes { try r.decrypt(bytes, ad: ad, into: $0) } }
+            }
+            return output
+        }
+        var altered = clear
+        altered[12345] ^= 0x10
+        #expect(throws: NoiseError.authenticationFailed) { try open(altered) }
+        #expect(throws: NoiseError.authenticationFailed) { try open(Array(clear.dropLast())) }
+        #expect(throws: NoiseError.authenticationFailed) { try open([]) }
+        #expect(r.receivedCount == 0)
+        #expect(try open(clear) == secret)
+    }
+
     @Test func rekeyedDirectionsStayInStep() throws {
         let (i, r) = try HandshakePair().transports()
         i.rekeySending()

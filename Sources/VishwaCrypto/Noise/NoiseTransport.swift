@@ -43,9 +43,13 @@ public final class NoiseTransport {
     ///
     /// Throws `.messageTooLarge` past 65535 bytes, `.messageTooShort` below 16, `.nonceExhausted` after
     /// 2^64-1 messages; `message` is unchanged then.
-    public func encryptInPlace(_ message: UnsafeMutableRawBufferPointer) throws(NoiseError) {
+    ///
+    /// `ad` is bound into the tag without being carried in the message (EncryptWithAd's associated
+    /// data): the receiver must pass the same bytes. Empty for plain transport messages.
+    public func encryptInPlace(_ message: UnsafeMutableRawBufferPointer,
+                               ad: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws(NoiseError) {
         let (text, tag) = try Self.split(message)
-        try sending.encrypt(ad: UnsafeRawBufferPointer(start: nil, count: 0), text: text, tag: tag)
+        try sending.encrypt(ad: ad, text: text, tag: tag)
     }
 
     /// Decrypts in place. `message` holds a transport message; on success its first `message.count - 16`
@@ -63,17 +67,18 @@ public final class NoiseTransport {
     }
 
     /// Decrypts a transport message into `output` (at least `message.count - 16` bytes), leaving the
-    /// message untouched; returns the plaintext length. Throws as `decryptInPlace`. No allocation.
+    /// message untouched; returns the plaintext length. `ad` as the sender passed it to
+    /// `encryptInPlace`. Throws as `decryptInPlace`. No allocation.
     @discardableResult
-    public func decrypt(_ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
+    public func decrypt(_ message: UnsafeRawBufferPointer, ad: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                        into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
         guard message.count <= Self.maxMessageLength else { throw .messageTooLarge(length: message.count) }
         guard message.count >= Self.tagLength else {
             throw .messageTooShort(length: message.count, minimum: Self.tagLength)
         }
         let end = message.count - Self.tagLength
         precondition(output.count >= end)
-        try receiving.decrypt(ad: UnsafeRawBufferPointer(start: nil, count: 0),
-                              ciphertext: UnsafeRawBufferPointer(rebasing: message[0..<end]),
+        try receiving.decrypt(ad: ad, ciphertext: UnsafeRawBufferPointer(rebasing: message[0..<end]),
                               into: UnsafeMutableRawBufferPointer(rebasing: output[0..<end]),
                               tag: UnsafeRawBufferPointer(rebasing: message[end...]))
         return end

@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""An independent peer for the Vishwarupa wire protocol (docs/wire.md, version 1), on Python's
+"""An independent peer for the Vishwarupa wire protocol (docs/wire.md, version 2), on Python's
 `noiseprotocol` package, so our Noise and framing code is checked against code we did not write.
 
     noise_peer.py client CODE SCENARIO [VAULT_HEX]
         Pairs with a host using the pairing code CODE (vwpair1/HOST:PORT/...), then runs SCENARIO:
-          ops        PING, STAT, PUT of a 700 KiB shard, GET, HAS, LIST, DELETE, some pipelined.
+          ops        PING, STAT, PUT of a 700 KiB shard, GET, HAS, LIST, DELETE, some pipelined;
+                     a second PUT sent as a clear record (§1.1), read back.
           garbage    a random "Noise message" that cannot authenticate.
           truncated  a length prefix announcing more bytes than sent, then a half-close.
           oversized  a frame whose length field exceeds the 64 MiB + 4 KiB limit.
           replay     an earlier transport message sent again verbatim.
           badop      a frame with the unknown operation code 200.
           trailing   a PING frame with bytes after its (empty) body.
+          clearflip  a clear record (§1.1) whose clear part was changed after sealing.
         Prints one JSON line. Exit status 0 when the host behaved as wire.md says (for a hostile
         scenario: it closed the connection without answering), 1 when it did not, 2 on a usage error.
 
@@ -35,7 +37,7 @@ from noise.connection import Keypair, NoiseConnection
 
 PROTOCOL_NAME = b"Noise_XX_25519_ChaChaPoly_BLAKE2b"
 PROLOGUE = b"vishwa/1"  # §1
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 MAX_PLAINTEXT = 65535 - 16  # §1: a transport message is at most 65535 bytes, tag included
 MAX_FRAME_BODY = (64 << 20) + 4096  # §3
 
@@ -44,7 +46,7 @@ PING, STAT, PUT, GET, HAS, DELETE, LIST = 1, 2, 3, 4, 5, 6, 7
 OK, NOT_FOUND, BAD_REQUEST = 0, 1, 5
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-HOSTILE = ("garbage", "truncated", "oversized", "replay", "badop", "trailing")
+HOSTILE = ("garbage", "truncated", "oversized", "replay", "badop", "trailing", "clearflip")
 
 
 class PeerError(Exception):
@@ -156,6 +158,12 @@ class Session:
             out += struct.pack(">H", len(message)) + message
         self.sock.sendall(bytes(out))
 
+    def clear_record(self, secret, clear):
+        """A clear record (§1.1): `secret` sealed in a Noise message whose tag covers `clear`."""
+        cipher = self.noise.noise_protocol.cipher_state_encrypt
+        message = cipher.encrypt_with_ad(bytes(clear), bytes(secret))
+        return struct.pack(">HIH", 0, len(clear), len(message)) + message + bytes(clear)
+
     def send_frames(self, *frames):
         """Several frames packed into the same stream (so small ones share one Noise message)."""
         self.send_plaintext(b"".join(frames))
@@ -172,7 +180,17 @@ class Session:
                     body = bytes(self.plain[9:4 + length])
                     del self.plain[:4 + length]
                     return request_id, code, body
-            self.plain += self.noise.decrypt(recv_message(self.sock))
+            (length,) = struct.unpack(">H", recv_exact(self.sock, 2))
+            if length == 0:  # a clear record (§1.1)
+                clear_length, message_length = struct.unpack(">IH", recv_exact(self.sock, 6))
+                if clear_length == 0 or clear_length > MAX_FRAME_BODY:
+                    raise PeerError("clear record of %d bytes" % clear_length)
+                message = recv_exact(self.sock, message_length)
+                clear = recv_exact(self.sock, clear_length)
+                cipher = self.noise.noise_protocol.cipher_state_decrypt
+                self.plain += cipher.decrypt_with_ad(clear, message) + clear
+            else:
+                self.plain += self.noise.decrypt(recv_exact(self.sock, length))
 
 
 def client_handshake(sock, host_key, vault_id, secret):
@@ -266,9 +284,19 @@ def scenario_ops(session):
     answers, _ = collect(session, {21})
     summary["get_after_delete_status"] = answers[21][0]
 
+    # A PUT whose shard travels as a clear record; the host answers the GET with one.
+    clear_id, clear_shard = os.urandom(16), os.urandom(300 * 1024)
+    secret = struct.pack(">IIB", 5 + 16 + len(clear_shard), 4, PUT) + clear_id
+    session.sock.sendall(session.clear_record(secret, clear_shard))
+    answers, _ = collect(session, {4})
+    ok_body(answers, 4, "clear PUT")
+    session.send_frames(encode_frame(5, GET, clear_id + struct.pack(">QQ", 0, 2 ** 64 - 1)))
+    answers, _ = collect(session, {5})
+    summary["clear_matches"] = ok_body(answers, 5, "GET of the clear PUT") == clear_shard
+
     summary["ok"] = (summary["get_matches"] and summary["range_matches"] and summary["has"] == [len(shard), -1]
                      and summary["listed"] and summary["deleted"] == 1
-                     and summary["get_after_delete_status"] == NOT_FOUND)
+                     and summary["get_after_delete_status"] == NOT_FOUND and summary["clear_matches"])
     return summary
 
 
@@ -312,6 +340,11 @@ def scenario_hostile(session, name):
         session.send_frames(encode_frame(2, 200))
     elif name == "trailing":
         session.send_frames(encode_frame(2, PING, b"\x00\x01\x02"))
+    elif name == "clearflip":
+        shard = bytearray(os.urandom(64 * 1024))
+        record = bytearray(session.clear_record(struct.pack(">IIB", 5 + 16 + len(shard), 2, PUT) + os.urandom(16), shard))
+        record[-1000] ^= 1
+        sock.sendall(bytes(record))
     closed, answered = wait_for_close(sock, 5.0)
     return {"closed": closed, "answered_bytes": answered, "ok": closed and answered == 0}
 
