@@ -125,6 +125,7 @@ final class SecureFrameHandler: ChannelDuplexHandler {
                 case .incomplete: break
                 case .failed: return
                 case .record(let message, let clear):
+                    plain.reserveCapacity(minimumWritableBytes: message.readableBytes + clear.readableBytes)
                     guard decrypt(message, ad: clear, transport: transport, context: context) else { return }
                     plain.writeImmutableBuffer(clear)
                     deliverFrames(context: context)
@@ -165,7 +166,12 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             fail(context: context, "clear record of \(clearLength) bytes is empty or exceeds the limit")
             return .failed
         }
-        guard raw.readableBytes >= Self.clearRecordHeader + Int(messageLength) + Int(clearLength) else { return .incomplete }
+        let total = Self.clearRecordHeader + Int(messageLength) + Int(clearLength)
+        guard raw.readableBytes >= total else {
+            // Room for the whole record at once, instead of growing by doubling as it arrives.
+            raw.reserveCapacity(minimumWritableBytes: total - raw.readableBytes)
+            return .incomplete
+        }
         raw.moveReaderIndex(forwardBy: Self.clearRecordHeader)
         let message = raw.readSlice(length: Int(messageLength))!
         return .record(message: message, clear: raw.readSlice(length: Int(clearLength))!)
