@@ -110,7 +110,11 @@ private func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
         #expect(throws: WireError.self) { try ClientHello(decoding: Array(pair.encode().dropLast())) }
         #expect(throws: WireError.self) { try ClientHello(decoding: session.encode() + [0]) }
         #expect(throws: WireError.self) { try ClientHello(decoding: [2] + Array(session.encode().dropFirst())) }
-        #expect(throws: WireError.self) { try ServerHello.decode([2]) }
+        // Wire 2 (clear records): a host of any other version is refused.
+        try ServerHello.decode([2])
+        #expect(throws: WireError.self) { try ServerHello.decode([1]) }
+        #expect(throws: WireError.self) { try ServerHello.decode([3]) }
+        #expect(throws: WireError.self) { try ServerHello.decode([2, 0]) }
     }
 }
 
