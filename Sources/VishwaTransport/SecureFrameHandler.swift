@@ -168,8 +168,10 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         }
         let total = Self.clearRecordHeader + Int(messageLength) + Int(clearLength)
         guard raw.readableBytes >= total else {
-            // Room for the whole record at once, instead of growing by doubling as it arrives.
-            raw.reserveCapacity(minimumWritableBytes: total - raw.readableBytes)
+            // Room for a shard-sized record at once, instead of growing by doubling as it arrives;
+            // no more than that on a peer's word alone (a larger record grows as it comes).
+            let room = min(total, Self.clearRecordReserve) - raw.readableBytes
+            if room > 0 { raw.reserveCapacity(minimumWritableBytes: room) }
             return .incomplete
         }
         raw.moveReaderIndex(forwardBy: Self.clearRecordHeader)
@@ -179,6 +181,8 @@ final class SecureFrameHandler: ChannelDuplexHandler {
 
     /// `u16 0`, `u32` clear length, `u16` message length.
     static let clearRecordHeader = 8
+    /// The most reserved ahead for a clear record that has not arrived (a shard is ~700 KiB).
+    static let clearRecordReserve = 2 << 20
     /// Sealed bodies shorter than this go encrypted with the rest: too small to be worth a record.
     static let clearBodyMinimum = 16 << 10
 
