@@ -181,10 +181,14 @@ public struct Reader: Sendable {
             try output.truncate(to: file.size)
             var done = 0
             let chunks = file.chunks
+            // Chunks written a while ago, whose pages are (mostly) on disk by now: dropping them
+            // from the page cache lets the next writes reuse those pages, and keeps a large
+            // download from filling memory with a file the user has not opened yet.
+            var written: [Int] = []
             try await withThrowingTaskGroup(of: Int.self) { group in
                 var next = 0
                 func launch() {
-                    let chunk = chunks[next]
+                    let index = next, chunk = chunks[next]
                     next += 1
                     group.addTask {
                         let plain = try await self.chunk(chunk, of: file, key: key, hosts: hosts)
@@ -192,14 +196,19 @@ public struct Reader: Sendable {
                             try output.write(plain, at: chunk.position * file.chunkSize)
                             output.startWriteback(at: chunk.position * file.chunkSize, count: plain.count)
                         }
-                        return chunk.length
+                        return index
                     }
                 }
                 for _ in 0..<min(window, chunks.count) { launch() }
                 var bytes = 0
-                while let length = try await group.next() {
+                while let index = try await group.next() {
                     done += 1
-                    bytes += length
+                    bytes += chunks[index].length
+                    written.append(index)
+                    if written.count > 2 * window {
+                        let settled = chunks[written.removeFirst()]
+                        output.dropCache(at: settled.position * file.chunkSize, count: settled.length)
+                    }
                     progress(TransferProgress(chunksDone: done, chunkCount: chunks.count, bytesDone: bytes,
                                               totalBytes: file.size, elapsedSeconds: (ContinuousClock.now - start).seconds))
                     if next < chunks.count { launch() }

@@ -68,6 +68,12 @@ final class LocalFile: @unchecked Sendable {
         _ = posix_fadvise(fd, off_t(offset), off_t(count), POSIX_FADV_DONTNEED)
     }
 
+    /// Drops the range's clean pages from the page cache (the same advice as `startWriteback`,
+    /// given again once the pages have been written back). Advice only.
+    func dropCache(at offset: Int, count: Int) {
+        _ = posix_fadvise(fd, off_t(offset), off_t(count), POSIX_FADV_DONTNEED)
+    }
+
     func truncate(to size: Int) throws(ClientError) {
         guard ftruncate(fd, off_t(size)) == 0 else { throw .cannotWrite(path: path, reason: String(cString: strerror(errno))) }
     }
