@@ -14,6 +14,9 @@ public final class LocalHost: @unchecked Sendable {
 
     /// Starts `vishwa-shard` (found beside the running executable) and waits until it listens.
     public init(binary: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw BenchError("no vishwa-shard at \(binary): the benchmark starts the one beside this program")
+        }
         dir = NSTemporaryDirectory() + "vishwa-bench-" + UUID().uuidString.prefix(8)
         let initProcess = Process()
         initProcess.executableURL = URL(fileURLWithPath: binary)
