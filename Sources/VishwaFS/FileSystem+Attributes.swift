@@ -12,8 +12,8 @@ public struct Capacity: Sendable {
 
 /// Extended attributes (DESIGN §9): any `user.*` is stored; `user.vishwa.tags` maps to the
 /// file's tags; `user.vishwa.id`, `.health` and `.placement` are read-only descriptions.
-/// Other namespaces are not supported; `security.*` is answered at once without the catalog
-/// (the kernel asks for `security.capability` on every write).
+/// Other namespaces are not supported (ENOTSUP, for reads as for writes); the FUSE bridge answers
+/// reads of them at once (the kernel asks for `security.capability` on every write).
 extension FileSystem {
     static let tagsAttribute = "user.vishwa.tags"
     public static let healthAttribute = "user.vishwa.health"
@@ -21,10 +21,7 @@ extension FileSystem {
 
     /// Every attribute but `user.vishwa.health`, which asks the hosts (`health(_:)`, async).
     public func extendedAttribute(_ node: Int64, name: String) throws(FSError) -> [UInt8] {
-        guard name.hasPrefix("user.") else {
-            // No ACLs, capabilities or labels are stored: "none" rather than "unsupported", so readers carry on.
-            throw .noAttribute
-        }
+        guard name.hasPrefix("user.") else { throw .notSupported }
         let catalog = catalog
         switch name {
         case Self.tagsAttribute:

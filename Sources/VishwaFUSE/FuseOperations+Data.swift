@@ -145,9 +145,12 @@ extension FuseOperations {
         ops.getxattr = { request, inode, name, size in
             FuseOperations.withName(request, name) { name in
                 if !name.hasPrefix("user.") {
-                    // security.capability is asked before every write, ACLs by every `ls -l`: none is
-                    // ever stored, so the answer is given here without a round trip.
-                    fuse_reply_err(request, ENODATA)
+                    // Only user.* is kept (setxattr refuses the rest): "not supported", as from any
+                    // filesystem without ACLs or security labels. `ls -l` then stops asking for the
+                    // SELinux label and the ACL of each file (coreutils caches that answer per
+                    // device), which was two round trips per file. The kernel reads the answer
+                    // to its security.capability check before every write as "none".
+                    fuse_reply_err(request, ENOTSUP)
                     return
                 }
                 if name == FileSystem.healthAttribute {
