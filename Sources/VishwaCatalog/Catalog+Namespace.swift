@@ -158,7 +158,7 @@ extension Catalog {
             try Self.requireDirectory(parent, in: db)
             if try Self.entryNode(parent, name, in: db) != nil { throw CatalogError.namespace(.exists) }
             let now = Self.now()
-            let fileID = kind == .file ? (0..<16).map { _ in UInt8.random(in: 0...255) } : nil
+            let fileID = kind == .file ? Self.newFileID() : nil
             let mode = Int64(kind.typeBits | (creator.permissions & 0o7777))
             let nlink = kind == .directory ? 2 : 1
             try db.run(sql: """
