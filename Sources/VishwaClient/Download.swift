@@ -181,9 +181,10 @@ public struct Reader: Sendable {
             try output.truncate(to: file.size)
             var done = 0
             let chunks = file.chunks
-            // Chunks written a while ago, whose pages are (mostly) on disk by now: dropping them
-            // from the page cache lets the next writes reuse those pages, and keeps a large
-            // download from filling memory with a file the user has not opened yet.
+            // Each chunk is advised out of the page cache twice: at once, which starts its
+            // writeback, and 2×window chunks later, when it is (mostly) on disk and its pages can
+            // go: the next writes then reuse them, and a large download does not fill memory with
+            // a file the user has not opened yet.
             var written: [Int] = []
             try await withThrowingTaskGroup(of: Int.self) { group in
                 var next = 0
@@ -194,7 +195,7 @@ public struct Reader: Sendable {
                         let plain = try await self.chunk(chunk, of: file, key: key, hosts: hosts)
                         try await session.blocking {
                             try output.write(plain, at: chunk.position * file.chunkSize)
-                            output.startWriteback(at: chunk.position * file.chunkSize, count: plain.count)
+                            output.dropCache(at: chunk.position * file.chunkSize, count: plain.count)
                         }
                         return index
                     }

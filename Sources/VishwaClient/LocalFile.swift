@@ -61,15 +61,9 @@ final class LocalFile: @unchecked Sendable {
         }
     }
 
-    /// Starts writing `count` bytes at `offset` back to disk without waiting, so the fsync at the
-    /// end of a large download finds little left to do. On Linux POSIX_FADV_DONTNEED starts
-    /// writeback of the range's dirty pages (sync_file_range is not visible to Swift's Glibc).
-    func startWriteback(at offset: Int, count: Int) {
-        _ = posix_fadvise(fd, off_t(offset), off_t(count), POSIX_FADV_DONTNEED)
-    }
-
-    /// Drops the range's clean pages from the page cache (the same advice as `startWriteback`,
-    /// given again once the pages have been written back). Advice only.
+    /// posix_fadvise DONTNEED on a range: its dirty pages start going to disk without waiting (so
+    /// the fsync at the end of a large download finds little left to do), its clean ones leave
+    /// the page cache (sync_file_range is not visible to Swift's Glibc). Advice only.
     func dropCache(at offset: Int, count: Int) {
         _ = posix_fadvise(fd, off_t(offset), off_t(count), POSIX_FADV_DONTNEED)
     }

@@ -20,11 +20,22 @@ final class ChunkSource: Sendable {
     private struct Span: Sendable {
         let key: ChunkKey
         let range: Range<Int>
-        let bytes: Task<[UInt8], any Error>
+        let fetch: Task<[UInt8], any Error>
 
         func covers(_ wanted: Range<Int>) -> Bool {
             range.lowerBound <= wanted.lowerBound && wanted.upperBound <= range.upperBound
         }
+
+        /// Bytes `wanted` of the chunk (within `range`), once fetched.
+        func bytes(_ wanted: Range<Int>) async throws -> ArraySlice<UInt8> {
+            let start = wanted.lowerBound - range.lowerBound
+            return try await fetch.value[start..<start + wanted.count]
+        }
+    }
+
+    /// The latest span of the chunk `key` that holds `range`.
+    private func latestSpan(_ key: ChunkKey, covering range: Range<Int>, in spans: [Span]) -> Span? {
+        spans.last { $0.key == key && $0.covers(range) }
     }
 
     init(session: VaultSession, cache: ChunkCache) {
@@ -66,11 +77,11 @@ final class ChunkSource: Sendable {
         if let running = inflight.withLock({ $0[cacheKey] }) { return try await running.value[range] }
         let wanted = range.lowerBound..<max(range.upperBound, min(chunk.length, range.upperBound + extend))
         let span = spans.withLock { spans -> Span? in
-            if let found = spans.last(where: { $0.key == cacheKey && $0.covers(range) }) { return found }
+            if let found = latestSpan(cacheKey, covering: range, in: spans) { return found }
             guard wanted != range else { return nil }
             // Stored before it is fetched, so the kernel's next request (often sent before this
             // one is answered) waits for this fetch instead of starting its own.
-            let span = Span(key: cacheKey, range: wanted, bytes: Task { [self] in
+            let span = Span(key: cacheKey, range: wanted, fetch: Task { [self] in
                 try await Reader(session: session).range(wanted, of: chunk, of: file, key: key, hosts: try hostEndpoints())
             })
             spans.append(span)
@@ -81,9 +92,7 @@ final class ChunkSource: Sendable {
             return ArraySlice(try await Reader(session: session).range(range, of: chunk, of: file, key: key, hosts: try hostEndpoints()))
         }
         do {
-            let bytes = try await span.bytes.value
-            let start = range.lowerBound - span.range.lowerBound
-            return bytes[start..<start + range.count]
+            return try await span.bytes(range)
         } catch {
             spans.withLock { $0.removeAll { $0.key == span.key && $0.range == span.range } }
             throw error
@@ -96,12 +105,9 @@ final class ChunkSource: Sendable {
     func streamed(_ range: Range<Int>, of chunk: ChunkRecord, of file: FileRecord, key: SecretBytes) async throws -> ArraySlice<UInt8> {
         let cacheKey = Self.key(chunk)
         if let bytes = cache.get(cacheKey) { return bytes[range] }
-        if let span = spans.withLock({ $0.last { $0.key == cacheKey && $0.covers(range) } }) {
+        if let span = spans.withLock({ latestSpan(cacheKey, covering: range, in: $0) }) {
             prefetch(chunk, of: file, key: key)
-            if let bytes = try? await span.bytes.value {
-                let start = range.lowerBound - span.range.lowerBound
-                return bytes[start..<start + range.count]
-            }
+            if let bytes = try? await span.bytes(range) { return bytes }
         }
         return try await plaintext(chunk, of: file, key: key)[range]
     }

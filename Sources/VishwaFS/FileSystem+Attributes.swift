@@ -12,8 +12,10 @@ public struct Capacity: Sendable {
 
 /// Extended attributes (DESIGN §9): any `user.*` is stored; `user.vishwa.tags` maps to the
 /// file's tags; `user.vishwa.id`, `.health` and `.placement` are read-only descriptions.
-/// Other namespaces are not supported (ENOTSUP, for reads as for writes); the FUSE bridge answers
-/// reads of them at once (the kernel asks for `security.capability` on every write).
+/// Other namespaces are not supported (ENOTSUP, for reads as for writes), answered at once
+/// without the catalog: the kernel asks for `security.capability` before every write (it reads
+/// ENOTSUP as "none"), and `ls -l` caches ENOTSUP per device and stops asking every file for its
+/// SELinux label and ACL, two round trips per file otherwise.
 extension FileSystem {
     static let tagsAttribute = "user.vishwa.tags"
     public static let healthAttribute = "user.vishwa.health"

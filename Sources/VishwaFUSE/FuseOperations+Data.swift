@@ -144,15 +144,6 @@ extension FuseOperations {
     static func installAttributeOperations(_ ops: inout fuse_lowlevel_ops) {
         ops.getxattr = { request, inode, name, size in
             FuseOperations.withName(request, name) { name in
-                if !name.hasPrefix("user.") {
-                    // Only user.* is kept (setxattr refuses the rest): "not supported", as from any
-                    // filesystem without ACLs or security labels. `ls -l` then stops asking for the
-                    // SELinux label and the ACL of each file (coreutils caches that answer per
-                    // device), which was two round trips per file. The kernel reads the answer
-                    // to its security.capability check before every write as "none".
-                    fuse_reply_err(request, ENOTSUP)
-                    return
-                }
                 if name == FileSystem.healthAttribute {
                     // Asks the hosts which shards they hold: off the FUSE thread.
                     FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
