@@ -1,5 +1,6 @@
 import CFuse3
 import Dispatch
+import Foundation
 import Logging
 import Synchronization
 import VishwaCatalog
@@ -63,6 +64,7 @@ public final class FuseMount: @unchecked Sendable {
             fuse_session_destroy(created)
             throw .mount("cannot install signal handlers")
         }
+        let before = FuseMount.openDescriptors()
         guard fuse_session_mount(created, mountpoint) == 0 else {
             fuse_remove_signal_handlers(created)
             fuse_session_destroy(created)
@@ -70,6 +72,25 @@ public final class FuseMount: @unchecked Sendable {
             throw .mount("cannot mount at \(mountpoint) (see the line above)")
         }
         mounted = true
+        guardAutoUnmount(opened: FuseMount.openDescriptors().subtracting(before).subtracting([fuse_session_fd(created)]))
+    }
+
+    /// With `auto_unmount`, libfuse leaves fusermount3 waiting on a Unix socket, the one new
+    /// socket among the descriptors the mount opened; a child process holds it until this
+    /// process has died and its connection is gone (see `vishwa_guard_auto_unmount`).
+    private func guardAutoUnmount(opened: Set<Int32>) {
+        let sockets = opened.filter { vishwa_is_unix_socket($0) != 0 }
+        guard sockets.count == 1, let socket = sockets.first else { return }
+        let absolute = realpath(mountpoint, nil).map { path in defer { free(path) }; return String(cString: path) } ?? mountpoint
+        if vishwa_guard_auto_unmount(socket, absolute) < 0 {
+            logger.warning("cannot start the auto_unmount guard: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The process's open file descriptors, from /proc/self/fd.
+    private static func openDescriptors() -> Set<Int32> {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return Set(names.compactMap { Int32($0) })
     }
 
     /// Serves requests with a multi-threaded loop until unmount or SIGTERM/SIGINT; then commits

@@ -21,6 +21,13 @@ func printError(_ message: String) {
 /// Everything that can be checked before the process forks is checked here, so a mistake is
 /// reported on the terminal and not in a log file nobody reads.
 func prepare(_ arguments: MountArguments) throws -> (VaultHome, Vault) {
+    // Opening asks the daemon behind a mount (stat may answer from the kernel's cache).
+    let probe = open(arguments.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if probe >= 0 {
+        close(probe)
+    } else if errno == ENOTCONN {
+        try clearDeadMount(at: arguments.mountpoint)
+    }
     var info = stat()
     guard stat(arguments.mountpoint, &info) == 0 else {
         throw StartError.setup("mountpoint \(arguments.mountpoint) does not exist: \(String(cString: strerror(errno)))")
@@ -50,6 +57,27 @@ func prepare(_ arguments: MountArguments) throws -> (VaultHome, Vault) {
         vault = try Vault.open(in: home, passphrase: Array(String(cString: typed).utf8))
     }
     return (home, vault)
+}
+
+/// A vishwafs that died without its mount being taken away leaves the mountpoint answering
+/// ENOTCONN; mounting again over it takes the dead mount away first (a lazy unmount, which
+/// needs root), and otherwise says how to.
+func clearDeadMount(at path: String) throws {
+    let parent = (path as NSString).deletingLastPathComponent
+    let absolute = realpath(parent.isEmpty ? "." : parent, nil).map { parent in
+        defer { free(parent) }
+        return String(cString: parent) + "/" + (path as NSString).lastPathComponent
+    } ?? path
+    let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    let ours = table.split(separator: "\n").contains { line in
+        let fields = line.split(separator: " ")
+        return fields.count > 4 && fields[4] == absolute && line.contains(" - fuse.vishwafs ")
+    }
+    guard ours, umount2(absolute, Int32(MNT_DETACH)) == 0 else {
+        throw StartError.setup("mountpoint \(path) is a dead FUSE mount (its daemon is gone): "
+                               + "run fusermount3 -u \(path), then mount again")
+    }
+    FileHandle.standardError.write(Data("vishwafs: took away the dead mount at \(path)\n".utf8))
 }
 
 /// One mount per vault: a second would commit over the first's open files.

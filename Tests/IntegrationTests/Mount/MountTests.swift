@@ -162,6 +162,23 @@ import Glibc
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
     }
 
+    /// A mount left dead by a crash without auto_unmount (the mountpoint answers "Transport
+    /// endpoint is not connected") is taken away by the next mount, which then serves the files.
+    @Test func nextMountTakesAwayADeadMount() throws {
+        let vault = try MountedVault(label: "dead")
+        #expect(try vault.shell("echo kept > \"$MNT/note\"").status == 0)
+        vault.unmount()
+        try vault.mount(autoUnmount: false)
+        vault.killDaemon(waitForUnmount: false)
+        #expect(vault.isMounted, "without auto_unmount the dead mount stays")
+        let dead = try vault.shell("ls \"$MNT\"")
+        #expect(dead.stderr.contains("not connected"), "\(dead.stderr)")
+        try vault.mount()
+        #expect(vault.log.contains("took away the dead mount"), "\(vault.log.suffix(2000))")
+        let read = try vault.shell("cat \"$MNT/note\"")
+        #expect(read.stdout == "kept\n", "\(read.stderr)")
+    }
+
     /// A real video, generated with ffmpeg, decodes frame-exact from the mount at 20 seek positions.
     @Test func videoPlaysAndSeeksFromTheMount() throws {
         let vault = try MountedVault(label: "video")

@@ -32,10 +32,11 @@ final class MountedVault: @unchecked Sendable {
     }
 
     /// Starts `vishwafs` and waits until the kernel shows the mount.
-    func mount(options: [String] = []) throws {
+    func mount(options: [String] = [], autoUnmount: Bool = true) throws {
         let process = Process()
         process.executableURL = binDirectory.appendingPathComponent("vishwafs")
-        process.arguments = [mountpoint, "--home", home, "-f", "-o", (["auto_unmount"] + options).joined(separator: ",")]
+        let all = (autoUnmount ? ["auto_unmount"] : []) + options
+        process.arguments = [mountpoint, "--home", home, "-f"] + (all.isEmpty ? [] : ["-o", all.joined(separator: ",")])
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)!
         log.seekToEndOfFile()
@@ -45,7 +46,8 @@ final class MountedVault: @unchecked Sendable {
         try process.run()
         daemon = process
         let deadline = Date().addingTimeInterval(30)
-        while !isMounted {
+        // The log line, not only the mount table: a dead mount there may share the new one's id.
+        while !(isMounted && self.log.contains("] mounted ")) {
             guard process.isRunning, Date() < deadline else {
                 if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
                 throw TestFailure("vishwafs did not mount: \(self.log)")
@@ -76,14 +78,18 @@ final class MountedVault: @unchecked Sendable {
             daemon.waitUntilExit()
         }
         self.daemon = nil
+        // auto_unmount's fusermount3 lingers until the daemon's guard lets it go; a later
+        // mount (or a test of dead mounts) must not meet it.
+        _ = try? shell("for i in $(seq 100); do pgrep -f \"fusermount3 .*-- $MNT$\" > /dev/null || exit 0; sleep 0.05; done")
     }
 
     /// A crash: SIGKILL, then waits for auto_unmount to take the mount away.
-    func killDaemon() {
+    func killDaemon(waitForUnmount: Bool = true) {
         guard let daemon else { return }
         Glibc.kill(daemon.processIdentifier, SIGKILL)
         daemon.waitUntilExit()
         self.daemon = nil
+        guard waitForUnmount else { return }
         let deadline = Date().addingTimeInterval(15)
         while isMounted && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
     }
