@@ -21,10 +21,11 @@ public struct ReadPlan: Sendable, Equatable {
 /// Sequential-read detection for one open file (DESIGN §4), in three steps so that a seek costs
 /// no more than it reads and a stream never waits on the network:
 /// 1. a small read that does not follow the last one fetches only its own bytes (a random reader);
-/// 2. a read that follows it, or a large one (the kernel cuts a large read into requests of at most
-///    `largeRead` bytes, and sends the next only when the first is answered), fetches `span` bytes
-///    more in the same requests: the next requests of one large read, or a player's first reads
-///    after a seek, are then answered from memory;
+/// 2. a read that follows it fetches `span` bytes more in the same requests, so a player's next
+///    reads after a seek are answered from memory; a large read (the kernel cuts a large read into
+///    requests of at most `largeRead` bytes, and sends the next only when the first is answered)
+///    is filled up to `span` bytes, but a lone read of a span or more fetches only its own bytes
+///    (a reader of 1 MiB at random places waited for 2 MiB of shards each time);
 /// 3. once `wholeAfter` bytes were read in a row, whole chunks are fetched and cached and the next
 ///    `window` chunks are fetched ahead.
 ///
@@ -62,7 +63,7 @@ public struct ReadAheadDetector: Sendable {
         run = follows ? run + length : length
         nextOffset = offset + length
         guard follows || length >= largeRead, length > 0 else { return .exact }
-        guard run > wholeAfter else { return ReadPlan(extend: span) }
+        guard run > wholeAfter else { return ReadPlan(extend: follows ? span : max(0, span - length)) }
         let chunkCount = (fileSize + chunkSize - 1) / chunkSize
         let first = (offset + length - 1) / chunkSize + 1
         let last = min(chunkCount, first + window)

@@ -61,24 +61,26 @@ private func key(_ index: Int, file: UInt8 = 1, version: UInt64 = 1) -> ChunkKey
 
 @Suite struct ReadAheadTests {
     @Test func aLoneReadFetchesItsBytesAShortRunASpanAndAStreamWholeChunks() {
-        var detector = ReadAheadDetector(chunkSize: 100, window: 2, span: 30, largeRead: 60, wholeAfter: 120)
+        var detector = ReadAheadDetector(chunkSize: 100, window: 2, span: 80, largeRead: 60, wholeAfter: 120)
         #expect(detector.record(offset: 0, length: 50, fileSize: 1000) == .exact)
         // Follows the last read, 100 bytes in a row: a span.
-        #expect(detector.record(offset: 50, length: 50, fileSize: 1000) == ReadPlan(extend: 30))
+        #expect(detector.record(offset: 50, length: 50, fileSize: 1000) == ReadPlan(extend: 80))
         // 150 in a row: streaming, the next two chunks ahead.
         #expect(detector.record(offset: 100, length: 50, fileSize: 1000) == ReadPlan(wholeChunks: true, prefetch: 2..<4))
         #expect(detector.record(offset: 150, length: 100, fileSize: 1000) == ReadPlan(wholeChunks: true, prefetch: 3..<5))
         // A seek far away starts over.
         #expect(detector.record(offset: 700, length: 50, fileSize: 1000) == .exact)
-        #expect(detector.record(offset: 750, length: 50, fileSize: 1000) == ReadPlan(extend: 30))
+        #expect(detector.record(offset: 750, length: 50, fileSize: 1000) == ReadPlan(extend: 80))
         // Near the end, read-ahead stops at the last chunk.
         #expect(detector.record(offset: 800, length: 100, fileSize: 1000) == ReadPlan(wholeChunks: true, prefetch: 9..<10))
         #expect(detector.record(offset: 900, length: 100, fileSize: 1000) == ReadPlan(wholeChunks: true))
         // A re-read a little behind the last end still continues the run; an empty read fetches nothing.
         #expect(detector.record(offset: 950, length: 50, fileSize: 1000) == ReadPlan(wholeChunks: true))
         #expect(detector.record(offset: 1000, length: 0, fileSize: 1000) == .exact)
-        // A large read anywhere is taken for the first part of a larger one.
-        #expect(detector.record(offset: 400, length: 60, fileSize: 1000) == ReadPlan(extend: 30))
+        // A large read anywhere is taken for the first part of a larger one: filled up to a span.
+        #expect(detector.record(offset: 400, length: 60, fileSize: 1000) == ReadPlan(extend: 20))
         #expect(detector.record(offset: 200, length: 59, fileSize: 1000) == .exact)
+        // A lone read of a span or more is all its reader wants.
+        #expect(detector.record(offset: 600, length: 80, fileSize: 1000) == .exact)
     }
 }
