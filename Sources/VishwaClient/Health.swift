@@ -17,10 +17,12 @@ public struct FileHealth: Sendable, Codable {
     public var summary: String {
         switch state {
         case "lost": return "LOST: a chunk has \(minShards)/\(shardsPerChunk) shards, \(needed) needed"
-        case "degraded": return "degraded: \(minShards)/\(shardsPerChunk) shards in the worst chunk, tolerates \(toleratedHostLosses) host losses"
-        default: return "healthy: \(shardsPerChunk)/\(shardsPerChunk) shards per chunk, tolerates \(toleratedHostLosses) host losses"
+        case "degraded": return "degraded: \(minShards)/\(shardsPerChunk) shards in the worst chunk, tolerates \(losses)"
+        default: return "healthy: \(shardsPerChunk)/\(shardsPerChunk) shards per chunk, tolerates \(losses)"
         }
     }
+
+    private var losses: String { toleratedHostLosses == 1 ? "1 host loss" : "\(toleratedHostLosses) host losses" }
 }
 
 extension VaultSession {
