@@ -59,6 +59,9 @@ final class SecureFrameHandler: ChannelDuplexHandler {
     private var plain = ByteBuffer()
     /// Sealed and unsealed outbound bytes since the last flush; `openMessage` marks an unsealed tail.
     private var outgoing = ByteBuffer()
+    /// Buffers to write before `outgoing`: what it held before a clear record, and the clear
+    /// bytes themselves, which go out as the caller's buffer (one writev), never copied.
+    private var queued: [ByteBuffer] = []
     private var openMessage: (start: Int, plaintext: Int)?
     private var pendingPromises: [EventLoopPromise<Void>] = []
 
@@ -312,17 +315,23 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             fail(context: context, "sealing failed: \(error)")
             return
         }
-        guard outgoing.readableBytes > 0 else {
+        var buffers = queued
+        queued = []
+        if outgoing.readableBytes > 0 {
+            buffers.append(outgoing)
+            outgoing = ByteBufferAllocator().buffer(capacity: 0)
+        }
+        guard let last = buffers.popLast() else {
             context.flush()
             return
         }
         let promises = pendingPromises
         pendingPromises = []
-        let out = outgoing
-        outgoing = ByteBufferAllocator().buffer(capacity: 0)
         let promise: EventLoopPromise<Void>? = promises.isEmpty ? nil : context.eventLoop.makePromise()
         promise?.futureResult.whenComplete { result in promises.forEach { $0.completeWith(result) } }
-        context.writeAndFlush(Self.wrapOutboundOut(out), promise: promise)
+        // Writes complete in order: the last one's outcome stands for all of them.
+        for buffer in buffers { context.write(Self.wrapOutboundOut(buffer), promise: nil) }
+        context.writeAndFlush(Self.wrapOutboundOut(last), promise: promise)
     }
 
     /// Appends a frame's bytes to the open Noise message, sealing each message as it fills.
@@ -374,21 +383,21 @@ final class SecureFrameHandler: ChannelDuplexHandler {
     /// follows it unencrypted. The open message is sealed first, so the stream keeps its order.
     private func appendClearRecord(_ secret: ByteBuffer, clear: ByteBuffer, transport: NoiseTransport) throws {
         try sealOpenMessage(transport)
-        var secret = secret, clear = clear
-        let (messageLength, clearLength) = (secret.readableBytes + NoiseTransport.tagLength, clear.readableBytes)
-        outgoing.reserveCapacity(outgoing.writerIndex + Self.clearRecordHeader + messageLength + clearLength)
+        var secret = secret
+        let messageLength = secret.readableBytes + NoiseTransport.tagLength
+        outgoing.reserveCapacity(minimumWritableBytes: Self.clearRecordHeader + messageLength)
         outgoing.writeInteger(UInt16(0))
-        outgoing.writeInteger(UInt32(clearLength))
+        outgoing.writeInteger(UInt32(clear.readableBytes))
         outgoing.writeInteger(UInt16(messageLength))
         let offset = outgoing.writerIndex - outgoing.readerIndex
         outgoing.writeBuffer(&secret)
         outgoing.writeRepeatingByte(0, count: NoiseTransport.tagLength)
-        outgoing.writeBuffer(&clear)
-        try outgoing.withUnsafeMutableReadableBytes { (bytes) throws(NoiseError) in
+        try outgoing.withUnsafeMutableReadableBytes { bytes in
             let message = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + messageLength])
-            let ad = UnsafeRawBufferPointer(rebasing: bytes[offset + messageLength..<offset + messageLength + clearLength])
-            try transport.encryptInPlace(message, ad: ad)
+            try clear.withUnsafeReadableBytes { ad in try transport.encryptInPlace(message, ad: ad) }
         }
+        queued += [outgoing, clear]
+        outgoing = ByteBufferAllocator().buffer(capacity: 0)
     }
 
     private func sealOpenMessage(_ transport: NoiseTransport) throws {
