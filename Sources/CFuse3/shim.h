@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -56,6 +57,7 @@ static inline pid_t vishwa_guard_auto_unmount(int socket, const char *mountpoint
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
     setsid();
+    prctl(PR_SET_NAME, "vishwafs-guard", 0, 0, 0);  // what ps and top show beside the daemon
     // Keep only the socket and the lifeline: above all not /dev/fuse, which would keep the
     // connection alive.
     unsigned low = (unsigned)(socket < lifeline[0] ? socket : lifeline[0]);

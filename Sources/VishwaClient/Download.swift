@@ -98,6 +98,7 @@ public struct Reader: Sendable {
                             return (covered.lowerBound - range.lowerBound, plain)
                         }
                     }
+                    if locations.count == 1, let (_, plain) = try await group.next() { return plain }
                     var out = [UInt8](repeating: 0, count: range.count)
                     for try await (at, plain) in group { out.replaceSubrange(at..<at + plain.count, with: plain) }
                     return out
