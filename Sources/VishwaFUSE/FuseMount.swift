@@ -77,12 +77,12 @@ public final class FuseMount: @unchecked Sendable {
 
     /// With `auto_unmount`, libfuse leaves fusermount3 waiting on a Unix socket, the one new
     /// socket among the descriptors the mount opened; a child process holds it until this
-    /// process has died and its connection is gone (see `vishwa_guard_auto_unmount`).
+    /// process has died and its connection is gone (see `vishwa_guard_auto_unmount`). The child
+    /// keeps this moment's working directory, so a relative mountpoint stays valid in it.
     private func guardAutoUnmount(opened: Set<Int32>) {
         let sockets = opened.filter { vishwa_is_unix_socket($0) != 0 }
         guard sockets.count == 1, let socket = sockets.first else { return }
-        let absolute = realpath(mountpoint, nil).map { path in defer { free(path) }; return String(cString: path) } ?? mountpoint
-        if vishwa_guard_auto_unmount(socket, absolute) < 0 {
+        if vishwa_guard_auto_unmount(socket, mountpoint) < 0 {
             logger.warning("cannot start the auto_unmount guard: \(String(cString: strerror(errno)))")
         }
     }
