@@ -114,12 +114,15 @@ extension Catalog {
     /// The node named `name` in directory `parent`.
     public func lookup(parent: Int64, name: String) throws(CatalogError) -> NodeAttributes {
         try quickRead { db in
-            if let row = try Row.fetchOne(cached: db, sql: """
-                SELECT \(Self.attributeColumns) FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? AND e.name = ?
-                """, arguments: [parent, name]) { return Self.attributes(row) }
-            // Only a miss needs to know why: no such name, or the parent is not a directory.
-            try Self.requireDirectory(parent, in: db)
-            throw CatalogError.namespace(.notFound)
+            // One statement for a hit and a miss (every create looks its new name up first): the
+            // parent's kind tells a missing name from a parent that is not a directory.
+            guard let row = try Row.fetchOne(cached: db, sql: """
+                SELECT p.kind, \(Self.attributeColumns) FROM node p
+                LEFT JOIN entry e ON e.parent = p.id AND e.name = ? LEFT JOIN node n ON n.id = e.node WHERE p.id = ?
+                """, arguments: [name, parent]) else { throw CatalogError.namespace(.notFound) }
+            guard (row[0] as String) == NodeKind.directory.rawValue else { throw CatalogError.namespace(.notDirectory) }
+            guard (row[1] as Int64?) != nil else { throw CatalogError.namespace(.notFound) }
+            return Self.attributes(row, from: 1)
         }
     }
 

@@ -48,10 +48,26 @@ public final class FileSystem: Sendable {
     var logger: Logger { session.logger }
 
     private struct OpenEntry {
-        var task: Task<OpenFile, any Error>
+        enum State {
+            case loading(Task<OpenFile, any Error>)
+            /// Loaded, so `stat` can show the live size without waiting. A created file starts
+            /// here: a task only to hand back what is already made would wake a pool thread.
+            case loaded(OpenFile)
+        }
+        var state: State
         var opens: Int
-        /// Set once loaded, so `stat` can show the live size without waiting.
-        var file: OpenFile?
+
+        var file: OpenFile? {
+            if case .loaded(let file) = state { return file }
+            return nil
+        }
+
+        func value() async throws -> OpenFile {
+            switch state {
+            case .loaded(let file): return file
+            case .loading(let task): return try await task.value
+            }
+        }
     }
 
     private let files = Mutex<[Int64: OpenEntry]>([:])
@@ -283,7 +299,7 @@ public final class FileSystem: Sendable {
         let attributes = try make(parent: parent, name: name, kind: .file, creator: creator)
         let file = OpenFile(node: attributes.id, file: .empty(node: attributes.id, fileID: attributes.fileID, mtime: attributes.mtime),
                             key: nil, data: data)
-        files.withLock { $0[attributes.id] = OpenEntry(task: Task { file }, opens: 1, file: file) }
+        files.withLock { $0[attributes.id] = OpenEntry(state: .loaded(file), opens: 1) }
         kernelCached.withLock { $0[attributes.id] = 0 }
         return (attributes, register(Handle(node: attributes.id, file: file, writable: true,
                                             readAhead: ReadAheadDetector(chunkSize: file.chunkSize, window: options.readAheadChunks))))
@@ -365,7 +381,7 @@ public final class FileSystem: Sendable {
         for task in closing.withLock({ Array($0.values) }) { await task.value }
         let open = files.withLock { $0 }
         for (node, entry) in open {
-            guard let file = try? await entry.task.value else { continue }
+            guard let file = try? await entry.value() else { continue }
             do {
                 _ = try await file.commit()
             } catch {
@@ -396,11 +412,11 @@ public final class FileSystem: Sendable {
     /// The shared open state of `node`, loaded once however many handles open it.
     func acquire(_ node: Int64) async throws(FSError) -> OpenFile {
         let catalog = catalog, vault = session.vault, data = data
-        let task = files.withLock { files -> Task<OpenFile, any Error> in
+        let entry = files.withLock { files -> OpenEntry in
             if var entry = files[node] {
                 entry.opens += 1
                 files[node] = entry
-                return entry.task
+                return entry
             }
             let previous = closing.withLock { $0[node] }
             let task = Task<OpenFile, any Error> {
@@ -410,12 +426,14 @@ public final class FileSystem: Sendable {
                     : try FileKeys.unwrap(record.wrappedKey, fileID: record.fileID, vault: vault)
                 return OpenFile(node: node, file: record, key: key, data: data)
             }
-            files[node] = OpenEntry(task: task, opens: 1, file: nil)
-            return task
+            let entry = OpenEntry(state: .loading(task), opens: 1)
+            files[node] = entry
+            return entry
         }
         do {
-            let file = try await task.value
-            files.withLock { $0[node]?.file = file }
+            if let file = entry.file { return file }
+            let file = try await entry.value()
+            files.withLock { $0[node]?.state = .loaded(file) }
             return file
         } catch {
             files.withLock { files in
@@ -441,7 +459,7 @@ public final class FileSystem: Sendable {
             files[node] = nil
             return entry
         }
-        guard let last, let file = try? await last.task.value else { return }
+        guard let last, let file = try? await last.value() else { return }
         let work = closing.withLock { closing -> Task<Void, Never> in
             let earlier = closing[node]
             let task = Task { await earlier?.value; await self.close(file) }
