@@ -128,7 +128,7 @@ let package = Package(
                     dependencies: ["VishwaShardStore", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: testSettings),
         .testTarget(name: "VishwaCatalogTests", dependencies: ["VishwaCatalog", "TestSupport"], swiftSettings: testSettings),
-        .testTarget(name: "VishwaFSTests", dependencies: ["VishwaFS"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaFSTests", dependencies: ["VishwaFS", "VishwaCatalog"], swiftSettings: testSettings),
         .testTarget(name: "VishwaFUSETests", dependencies: ["VishwaFUSE", "VishwaFS"], swiftSettings: testSettings),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore"], swiftSettings: testSettings),

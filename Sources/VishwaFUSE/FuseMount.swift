@@ -32,6 +32,9 @@ public final class FuseMount: @unchecked Sendable {
     public let mountpoint: String
     public let attributeTimeout: Double
     public let entryTimeout: Double
+    /// Whether this daemon checks permissions (see `FuseOperations.caller`): the mount was made
+    /// without `default_permissions`, which the kernel then does not check.
+    public let checksPermissions: Bool
     let logger: Logger
     /// Set before the loop starts and never changed after (the callbacks read it unguarded).
     private(set) var filesystem: FileSystem?
@@ -47,6 +50,7 @@ public final class FuseMount: @unchecked Sendable {
         self.mountpoint = mountpoint
         self.attributeTimeout = attributeTimeout
         self.entryTimeout = entryTimeout
+        self.checksPermissions = !options.contains("default_permissions")
         self.logger = logger
         var arguments = ["vishwafs"]
         if !options.isEmpty { arguments += ["-o", options.joined(separator: ",")] }
@@ -187,10 +191,11 @@ public final class FuseMount: @unchecked Sendable {
             bytes.withUnsafeBufferPointer { buffer in
                 _ = fuse_reply_buf(request, UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self), buffer.count)
             }
-        case .opened(let handle, let keepCache):
+        case .opened(let handle, let keepCache, let noFlush):
             var info = fuse_file_info()
             info.fh = handle
             info.keep_cache = keepCache ? 1 : 0
+            info.noflush = noFlush ? 1 : 0
             fuse_reply_open(request, &info)
         case .created(let attributes, let handle):
             var entry = entryParameters(attributes)

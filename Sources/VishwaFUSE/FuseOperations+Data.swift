@@ -9,9 +9,12 @@ import Glibc
 extension FuseOperations {
     static func installFileOperations(_ ops: inout fuse_lowlevel_ops) {
         ops.create = { request, parent, name, mode, _ in
-            let creator = FuseOperations.creator(request, mode: mode)
+            let creator = FuseOperations.creator(request, mode: mode), caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    // Only the directory is checked: the new file's handle may write even when
+                    // its mode says read-only (git writes objects so).
+                    try fs.require(.change, on: FuseOperations.node(parent), for: caller)
                     let (attributes, handle) = try fs.create(parent: FuseOperations.node(parent), name: name, creator: creator)
                     return .created(attributes, handle: handle)
                 }
@@ -21,9 +24,19 @@ extension FuseOperations {
             let flags = info?.pointee.flags ?? 0
             let writable = flags & O_ACCMODE != O_RDONLY
             let truncate = flags & O_TRUNC != 0
+            if let caller = FuseOperations.caller(request) {
+                var access: Access = flags & O_ACCMODE == O_WRONLY ? [] : .read
+                if writable || truncate { access.insert(.write) }
+                if flags & FuseOperations.openForExec != 0 { access.insert(.execute) }
+                guard FuseOperations.permitted(request, { fs throws(FSError) in
+                    try fs.require(access, on: FuseOperations.node(inode), for: caller)
+                }) else { return }
+            }
             FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
                 let (handle, keepCache) = try await fs.open(FuseOperations.node(inode), writable: writable, truncate: truncate)
-                return .opened(handle: handle, keepCache: keepCache)
+                // A handle that changes nothing has nothing to commit when it closes: no FLUSH
+                // round trip (the writers' own handles commit their changes).
+                return .opened(handle: handle, keepCache: keepCache, noFlush: !writable && !truncate)
             }
         }
         ops.read = { request, _, size, offset, info in
@@ -88,8 +101,10 @@ extension FuseOperations {
 
     static func installDirectoryOperations(_ ops: inout fuse_lowlevel_ops) {
         ops.opendir = { request, inode, _ in
+            let caller = FuseOperations.caller(request)
             FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
-                .opened(handle: try fs.openDirectory(FuseOperations.node(inode)), keepCache: false)
+                try fs.require(.read, on: FuseOperations.node(inode), for: caller)
+                return .opened(handle: try fs.openDirectory(FuseOperations.node(inode)), keepCache: false)
             }
         }
         ops.readdir = { request, inode, size, offset, info in
@@ -106,6 +121,16 @@ extension FuseOperations {
             // Every namespace change is already a committed catalog transaction; this puts them on disk.
             FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
                 try fs.sync()
+                return .ok
+            }
+        }
+        // Only asked on a mount without default_permissions (access(2), chdir): root too, since
+        // even root may not execute a file without x bits.
+        ops.access = { request, inode, mask in
+            let caller = FuseOperations.anyCaller(request)
+            FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                let attributes = try fs.attributes(of: FuseOperations.node(inode))
+                guard attributes.allows(Access(rawValue: UInt32(mask) & 7), to: caller) else { throw .permissionDenied }
                 return .ok
             }
         }
@@ -143,7 +168,13 @@ extension FuseOperations {
 
     static func installAttributeOperations(_ ops: inout fuse_lowlevel_ops) {
         ops.getxattr = { request, inode, name, size in
+            let caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
+                // user.* attributes follow the file's read and write bits, as in the kernel.
+                let caller = name.hasPrefix("user.") ? caller : nil
+                guard FuseOperations.permitted(request, { fs throws(FSError) in
+                    try fs.require(.read, on: FuseOperations.node(inode), for: caller)
+                }) else { return }
                 if name == FileSystem.healthAttribute {
                     // Asks the hosts which shards they hold: off the FUSE thread.
                     FuseMount.mount(of: request).answer(request) { fs throws(FSError) in
@@ -165,16 +196,20 @@ extension FuseOperations {
         ops.setxattr = { request, inode, name, value, size, flags in
             let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
             let create = Int(flags) & XATTR_CREATE != 0, replace = Int(flags) & XATTR_REPLACE != 0
+            let caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    try fs.require(.write, on: FuseOperations.node(inode), for: name.hasPrefix("user.") ? caller : nil)
                     try fs.setExtendedAttribute(FuseOperations.node(inode), name: name, value: bytes, create: create, replace: replace)
                     return .ok
                 }
             }
         }
         ops.removexattr = { request, inode, name in
+            let caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    try fs.require(.write, on: FuseOperations.node(inode), for: name.hasPrefix("user.") ? caller : nil)
                     try fs.removeExtendedAttribute(FuseOperations.node(inode), name: name)
                     return .ok
                 }

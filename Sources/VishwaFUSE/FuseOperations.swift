@@ -15,6 +15,8 @@ enum FuseOperations {
     static let setMode: Int32 = 1 << 0, setUID: Int32 = 1 << 1, setGID: Int32 = 1 << 2, setSize: Int32 = 1 << 3
     static let setAtime: Int32 = 1 << 4, setMtime: Int32 = 1 << 5, setAtimeNow: Int32 = 1 << 7, setMtimeNow: Int32 = 1 << 8
     static let renameNoReplace: UInt32 = 1, renameExchange: UInt32 = 2
+    /// The kernel's __FMODE_EXEC in an open's flags: the open of an execve.
+    static let openForExec: Int32 = 0x20
 
     /// A name from the kernel as a String: at most 255 bytes and valid UTF-8, or the errno to answer.
     static func name(_ pointer: UnsafePointer<CChar>?) -> Result<String, FSError> {
@@ -41,6 +43,50 @@ enum FuseOperations {
 
     static func node(_ inode: fuse_ino_t) -> Int64 { Int64(bitPattern: UInt64(inode)) }
 
+    /// The caller, for the permission checks this daemon makes on a mount without
+    /// `default_permissions` (FileSystem.require); nil when the kernel checks, and for root, who
+    /// passes every check left to a server (CAP_DAC_OVERRIDE: the kernel itself still refuses to
+    /// execute a file without x bits).
+    static func caller(_ request: fuse_req_t?) -> Caller? {
+        guard FuseMount.mount(of: request).checksPermissions, fuse_req_ctx(request)!.pointee.uid != 0 else { return nil }
+        return anyCaller(request)
+    }
+
+    /// The caller as it is, root included. Its groups are read only while the request is
+    /// unanswered (the checks run before the reply).
+    static func anyCaller(_ request: fuse_req_t?) -> Caller {
+        let context = fuse_req_ctx(request)!.pointee
+        let pending = PendingRequest(raw: request!)
+        return Caller(uid: context.uid, gid: context.gid) { supplementaryGroups(pending.raw) }
+    }
+
+    /// The caller's supplementary groups, which libfuse reads from /proc (none if it cannot).
+    static func supplementaryGroups(_ request: fuse_req_t) -> [UInt32] {
+        var groups = [gid_t](repeating: 0, count: 64)
+        var count = fuse_req_getgroups(request, Int32(groups.count), &groups)
+        if count > Int32(groups.count) {
+            groups = [gid_t](repeating: 0, count: Int(count))
+            count = fuse_req_getgroups(request, count, &groups)
+        }
+        return count > 0 ? Array(groups.prefix(Int(count))) : []
+    }
+
+    /// Runs a check on the FUSE thread before work goes to a task; false, with its errno
+    /// answered, when it fails.
+    static func permitted(_ request: fuse_req_t?, _ check: (FileSystem) throws(FSError) -> Void) -> Bool {
+        guard let filesystem = FuseMount.mount(of: request).filesystem else {
+            fuse_reply_err(request, EIO)
+            return false
+        }
+        do {
+            try check(filesystem)
+            return true
+        } catch {
+            fuse_reply_err(request, Errno.code(for: error))
+            return false
+        }
+    }
+
     static func nanoseconds(_ time: timespec) -> Int64 { Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec) }
 
     static func table() -> fuse_lowlevel_ops {
@@ -54,9 +100,11 @@ enum FuseOperations {
             connection.pointee.want &= ~readdirplusAuto
         }
         ops.lookup = { request, parent, name in
+            let caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
-                    .entry(try fs.lookup(parent: FuseOperations.node(parent), name: name))
+                    try fs.require(.execute, on: FuseOperations.node(parent), for: caller)
+                    return .entry(try fs.lookup(parent: FuseOperations.node(parent), name: name))
                 }
             }
         }
@@ -79,6 +127,15 @@ enum FuseOperations {
             if toSet & FuseOperations.setAtimeNow != 0 { changes.atime = now } else if toSet & FuseOperations.setAtime != 0 { changes.atime = FuseOperations.nanoseconds(attr.st_atim) }
             if toSet & FuseOperations.setMtimeNow != 0 { changes.mtime = now } else if toSet & FuseOperations.setMtime != 0 { changes.mtime = FuseOperations.nanoseconds(attr.st_mtim) }
             let size = toSet & FuseOperations.setSize != 0 ? Int(attr.st_size) : nil
+            if let caller = FuseOperations.caller(request) {
+                // Times set to now (touch) need less than a time set to a given value.
+                let explicitTimes = (toSet & FuseOperations.setAtime != 0 && toSet & FuseOperations.setAtimeNow == 0)
+                    || (toSet & FuseOperations.setMtime != 0 && toSet & FuseOperations.setMtimeNow == 0)
+                guard FuseOperations.permitted(request, { fs throws(FSError) in
+                    changes = try fs.attributes(of: FuseOperations.node(inode))
+                        .permit(changes, timesToNow: !explicitTimes, truncates: size != nil && handle == nil, by: caller)
+                }) else { return }
+            }
             let frozen = changes
             guard let size else {
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
@@ -99,18 +156,20 @@ enum FuseOperations {
                 fuse_reply_err(request, EPERM)
                 return
             }
-            let creator = FuseOperations.creator(request, mode: mode)
+            let creator = FuseOperations.creator(request, mode: mode), caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
-                    .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .file, creator: creator))
+                    try fs.require(.change, on: FuseOperations.node(parent), for: caller)
+                    return .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .file, creator: creator))
                 }
             }
         }
         ops.mkdir = { request, parent, name, mode in
-            let creator = FuseOperations.creator(request, mode: mode)
+            let creator = FuseOperations.creator(request, mode: mode), caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
-                    .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .directory, creator: creator))
+                    try fs.require(.change, on: FuseOperations.node(parent), for: caller)
+                    return .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .directory, creator: creator))
                 }
             }
         }
@@ -120,24 +179,30 @@ enum FuseOperations {
                 return
             }
             let bytes = Array(UnsafeRawBufferPointer(start: target, count: strlen(target)))
-            let creator = FuseOperations.creator(request, mode: 0o777)
+            let creator = FuseOperations.creator(request, mode: 0o777), caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
-                    .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .symlink, creator: creator, target: bytes))
+                    try fs.require(.change, on: FuseOperations.node(parent), for: caller)
+                    return .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .symlink, creator: creator,
+                                              target: bytes))
                 }
             }
         }
         ops.unlink = { request, parent, name in
+            let caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    try fs.require(.change, on: FuseOperations.node(parent), for: caller)
                     try fs.unlink(parent: FuseOperations.node(parent), name: name)
                     return .ok
                 }
             }
         }
         ops.rmdir = { request, parent, name in
+            let caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                    try fs.require(.change, on: FuseOperations.node(parent), for: caller)
                     try fs.rmdir(parent: FuseOperations.node(parent), name: name)
                     return .ok
                 }
@@ -148,9 +213,12 @@ enum FuseOperations {
                 fuse_reply_err(request, EINVAL)  // RENAME_WHITEOUT is for overlay filesystems
                 return
             }
+            let caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseOperations.withName(request, newName) { newName in
                     FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
+                        try fs.requireRename(parent: FuseOperations.node(parent), name: name, newParent: FuseOperations.node(newParent),
+                                             newName: newName, exchange: flags & FuseOperations.renameExchange != 0, for: caller)
                         try fs.rename(parent: FuseOperations.node(parent), name: name, newParent: FuseOperations.node(newParent), newName: newName,
                                             noReplace: flags & FuseOperations.renameNoReplace != 0, exchange: flags & FuseOperations.renameExchange != 0)
                         return .ok
@@ -159,9 +227,11 @@ enum FuseOperations {
             }
         }
         ops.link = { request, inode, newParent, newName in
+            let caller = FuseOperations.caller(request)
             FuseOperations.withName(request, newName) { newName in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
-                    .entry(try fs.link(FuseOperations.node(inode), parent: FuseOperations.node(newParent), name: newName))
+                    try fs.require(.change, on: FuseOperations.node(newParent), for: caller)
+                    return .entry(try fs.link(FuseOperations.node(inode), parent: FuseOperations.node(newParent), name: newName))
                 }
             }
         }

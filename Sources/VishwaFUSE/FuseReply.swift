@@ -20,7 +20,8 @@ enum Reply: Sendable {
     case entry(NodeAttributes)
     case attributes(NodeAttributes)
     case bytes([UInt8])
-    case opened(handle: UInt64, keepCache: Bool)
+    /// `noFlush`: the kernel sends no FLUSH at close (a handle that cannot write has nothing to commit).
+    case opened(handle: UInt64, keepCache: Bool, noFlush: Bool = false)
     case created(NodeAttributes, handle: UInt64)
     case written(Int)
     case link([UInt8])

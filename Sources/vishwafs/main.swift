@@ -21,23 +21,7 @@ func printError(_ message: String) {
 /// Everything that can be checked before the process forks is checked here, so a mistake is
 /// reported on the terminal and not in a log file nobody reads.
 func prepare(_ arguments: MountArguments) throws -> (VaultHome, Vault) {
-    // Opening asks the daemon behind a mount (stat may answer from the kernel's cache).
-    let probe = open(arguments.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if probe >= 0 {
-        close(probe)
-    } else if errno == ENOTCONN {
-        try clearDeadMount(at: arguments.mountpoint)
-    }
-    var info = stat()
-    guard stat(arguments.mountpoint, &info) == 0 else {
-        throw StartError.setup("mountpoint \(arguments.mountpoint) does not exist: \(String(cString: strerror(errno)))")
-    }
-    guard info.st_mode & S_IFMT == S_IFDIR else { throw StartError.setup("mountpoint \(arguments.mountpoint) is not a directory") }
-    if !arguments.allowNonEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: arguments.mountpoint),
-       !entries.isEmpty {
-        throw StartError.setup("mountpoint \(arguments.mountpoint) is not empty (\(entries.count) entries); "
-                               + "mount on an empty folder, or pass -o nonempty to hide what is there")
-    }
+    if !isPreparedMount(arguments.mountpoint) { try checkMountpoint(arguments) }
     let home = VaultHome.resolve(arguments.home, environment: ProcessInfo.processInfo.environment)
     guard FileManager.default.fileExists(atPath: home.path + "/catalog.sqlite") || FileManager.default.fileExists(atPath: home.keyFile)
     else { throw VaultError.missing(path: home.path) }
@@ -57,6 +41,32 @@ func prepare(_ arguments: MountArguments) throws -> (VaultHome, Vault) {
         vault = try Vault.open(in: home, passphrase: Array(String(cString: typed).utf8))
     }
     return (home, vault)
+}
+
+/// `/dev/fd/N`: a FUSE device already mounted by the caller (libfuse's convention for privileged
+/// mounters), which serves it as it is.
+func isPreparedMount(_ path: String) -> Bool {
+    path.hasPrefix("/dev/fd/") && Int32(path.dropFirst("/dev/fd/".count)) != nil
+}
+
+func checkMountpoint(_ arguments: MountArguments) throws {
+    // Opening asks the daemon behind a mount (stat may answer from the kernel's cache).
+    let probe = open(arguments.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if probe >= 0 {
+        close(probe)
+    } else if errno == ENOTCONN {
+        try clearDeadMount(at: arguments.mountpoint)
+    }
+    var info = stat()
+    guard stat(arguments.mountpoint, &info) == 0 else {
+        throw StartError.setup("mountpoint \(arguments.mountpoint) does not exist: \(String(cString: strerror(errno)))")
+    }
+    guard info.st_mode & S_IFMT == S_IFDIR else { throw StartError.setup("mountpoint \(arguments.mountpoint) is not a directory") }
+    if !arguments.allowNonEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: arguments.mountpoint),
+       !entries.isEmpty {
+        throw StartError.setup("mountpoint \(arguments.mountpoint) is not empty (\(entries.count) entries); "
+                               + "mount on an empty folder, or pass -o nonempty to hide what is there")
+    }
 }
 
 /// A vishwafs that died without its mount being taken away leaves the mountpoint answering
@@ -137,7 +147,14 @@ func main() -> Int32 {
     do {
         (home, vault) = try prepare(parsed)
         _ = try lockVault(home)
-        var fuseOptions = ["fsname=vishwa", "subtype=vishwafs", "default_permissions"] + parsed.fuseOptions
+        // The kernel checks permissions (default_permissions) where other users may enter. A
+        // private mount's only callers are its owner (and root, with allow_root): the daemon
+        // checks for them, and the kernel stops asking for a directory's attributes before
+        // every create, unlink and rename in it (one round trip of three for an unlink).
+        var fuseOptions = ["fsname=vishwa", "subtype=vishwafs"] + parsed.fuseOptions
+        if parsed.fuseOptions.contains("allow_other") && !fuseOptions.contains("default_permissions") {
+            fuseOptions.append("default_permissions")
+        }
         if parsed.debug { fuseOptions.append("debug") }
         mount = try FuseMount(mountpoint: parsed.mountpoint, options: fuseOptions, attributeTimeout: parsed.attributeTimeout,
                               entryTimeout: parsed.entryTimeout, logger: logger)
@@ -162,7 +179,7 @@ func main() -> Int32 {
         return 1
     }
     // It stats the mountpoint, which the kernel asks of us: only once the loop below serves.
-    Thread.detachNewThread { mount.raiseReadAhead() }
+    if !isPreparedMount(parsed.mountpoint) { Thread.detachNewThread { mount.raiseReadAhead() } }
     let monitor = HostMonitor.start(session: filesystem.session, logger: logger)
     let healer = HealLoop(session: filesystem.session, logger: logger, interval: .milliseconds(Int(parsed.healInterval * 1000)),
                           grace: .milliseconds(Int(parsed.healGrace * 1000)),

@@ -19,6 +19,11 @@ import Glibc
         let failures = result.stdout.split(separator: "\n").filter { $0.hasPrefix("FAIL") }
         #expect(result.status == 0, "\(failures.joined(separator: "\n"))\n\(result.stderr)\nlog: \(vault.log.suffix(3000))")
         #expect(result.stdout.contains("ok rename_replace_file") && result.stdout.contains("ok unlink_open_file"))
+        // A private mount leaves permissions to the daemon; one that lets others in, to the kernel.
+        let options = "grep \" $MNT \" /proc/self/mountinfo"
+        #expect(try !vault.shell(options).stdout.contains("default_permissions"))
+        try vault.remount(options: ["allow_other"])
+        #expect(try vault.shell(options).stdout.contains("default_permissions"))
     }
 
     /// cp, cp -a, rsync -a --checksum, tar x and git inside the mount, compared after a remount
@@ -160,6 +165,39 @@ import Glibc
         vault.unmount()
         let verify = try run("vishwa", ["verify", "--catalog", "--home", vault.home])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+
+    /// A mount for an ordinary user (uid 4242), made the way a privileged mounter does (it opens
+    /// /dev/fuse, mounts it, and hands vishwafs `/dev/fd/N`). Such a private mount has no
+    /// default_permissions, so the daemon checks permissions itself: posix_checks.py as that user,
+    /// whose `permissions` check expects EACCES and EPERM wherever the mode bits deny.
+    @Test func anOrdinaryUsersMountRefusesWhatModeBitsDeny() throws {
+        guard geteuid() == 0 else { return }  // mounting for another user needs root
+        let vault = try MountedVault(label: "user")
+        try vault.shell("mkdir \"$MNT/user\" && chown 4242:4242 \"$MNT/user\"")
+        vault.unmount()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("posix_checks.py").path
+        let result = try vault.shell("""
+            as_user() { setpriv --reuid=4242 --regid=4242 --clear-groups "$@"; }
+            cp '\(script)' "$BIN/vishwafs" "$SCRATCH/"
+            chown -R 4242:4242 "$VISHWA_HOME"
+            d="$SCRATCH"; while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+            exec 3<>/dev/fuse
+            mount -i -t fuse.vishwafs -o nosuid,nodev,fd=3,rootmode=40000,user_id=4242,group_id=4242 vishwa "$MNT"
+            as_user "$SCRATCH/vishwafs" /dev/fd/3 --home "$VISHWA_HOME" -f > "$SCRATCH/user.log" 2>&1 &
+            daemon=$!
+            exec 3>&-
+            for i in $(seq 600); do grep -q '] mounted ' "$SCRATCH/user.log" && break; sleep 0.05; done
+            grep -q ' fuse.vishwafs .*user_id=4242' /proc/self/mountinfo || { echo "not mounted"; cat "$SCRATCH/user.log"; }
+            as_user /usr/bin/python3 "$SCRATCH/posix_checks.py" --utf8-names-only --no-special-files --skip st_blocks_sparse "$MNT/user"
+            status=$?
+            umount "$MNT"; wait $daemon
+            cat "$SCRATCH/user.log" >&2
+            exit $status
+            """)
+        let failures = result.stdout.split(separator: "\n").filter { $0.hasPrefix("FAIL") || $0.hasPrefix("not mounted") }
+        #expect(result.status == 0, "\(failures.joined(separator: "\n"))\n\(result.stdout.suffix(2000))\n\(result.stderr.suffix(3000))")
+        #expect(result.stdout.contains("ok permissions") && result.stdout.contains("skip chown"))
     }
 
     /// A mount left dead by a crash without auto_unmount (the mountpoint answers "Transport

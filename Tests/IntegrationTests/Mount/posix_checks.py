@@ -723,6 +723,88 @@ def check_create_readonly_writable(t):
     expect_bytes("content written through the create fd", b"blob contents", read_file(path))
 
 
+@check("permissions")
+def check_permissions(t):
+    """What mode bits allow: root passes every check but execute without x bits; anyone else is
+    refused what the bits deny (EACCES), and changes reserved to owners and root (EPERM)."""
+    root = os.geteuid() == 0
+
+    def refused(what, expected, function, *args):
+        if root:
+            function(*args)
+        else:
+            expect_errno(what, expected, function, *args)
+
+    def open_close(path, flags):
+        os.close(os.open(path, flags))
+
+    read_only = t.p("read-only")
+    write_file(read_only, b"data")
+    os.setxattr(read_only, "user.kept", b"1")
+    os.chmod(read_only, 0o444)
+    open_close(read_only, os.O_RDONLY)
+    refused("open(O_WRONLY) of a 0444 file", errno.EACCES, open_close, read_only, os.O_WRONLY)
+    refused("open(O_RDWR) of a 0444 file", errno.EACCES, open_close, read_only, os.O_RDWR)
+    refused("truncate of a 0444 file", errno.EACCES, os.truncate, read_only, 1)
+    refused("setxattr on a 0444 file", errno.EACCES, os.setxattr, read_only, "user.new", b"1")
+    expect_eq("getxattr of a 0444 file", b"1", os.getxattr(read_only, "user.kept"))
+    expect_eq("access(R_OK) of a 0444 file", True, os.access(read_only, os.R_OK))
+    expect_eq("access(W_OK) of a 0444 file", root, os.access(read_only, os.W_OK))
+    expect_eq("access(X_OK) of a 0444 file", False, os.access(read_only, os.X_OK))
+    os.utime(read_only, None)  # the owner may touch
+    os.utime(read_only, ns=(1_000_000_000, 2_000_000_000))  # and set times
+
+    write_only = t.p("write-only")
+    write_file(write_only, b"data", mode=0o200)
+    os.chmod(write_only, 0o200)
+    open_close(write_only, os.O_WRONLY)
+    refused("open(O_RDONLY) of a 0200 file", errno.EACCES, open_close, write_only, os.O_RDONLY)
+    expect_errno("getxattr of a 0200 file", errno.ENODATA if root else errno.EACCES, os.getxattr, write_only, "user.none")
+
+    locked = t.p("locked")  # listed and entered, not changed
+    os.mkdir(locked)
+    write_file(os.path.join(locked, "inside"), b"data")
+    os.chmod(locked, 0o555)
+    refused("create in a 0555 directory", errno.EACCES, write_file, os.path.join(locked, "new"), b"")
+    refused("mkdir in a 0555 directory", errno.EACCES, os.mkdir, os.path.join(locked, "sub"))
+    refused("symlink in a 0555 directory", errno.EACCES, os.symlink, "x", os.path.join(locked, "link"))
+    refused("unlink in a 0555 directory", errno.EACCES, os.unlink, os.path.join(locked, "inside"))
+    if root:
+        write_file(os.path.join(locked, "inside"), b"data")
+    refused("rename within a 0555 directory", errno.EACCES, os.rename, os.path.join(locked, "inside"),
+            os.path.join(locked, "renamed"))
+    if root:
+        os.rename(os.path.join(locked, "renamed"), os.path.join(locked, "inside"))
+    refused("rename out of a 0555 directory", errno.EACCES, os.rename, os.path.join(locked, "inside"), t.p("out"))
+    if root:
+        os.rename(t.p("out"), os.path.join(locked, "inside"))
+    refused("link into a 0555 directory", errno.EACCES, os.link, read_only, os.path.join(locked, "hard"))
+    expect_eq("listing of a 0555 directory", ["hard", "inside", "link", "new", "sub"] if root else ["inside"],
+              sorted(os.listdir(locked)))
+
+    unsearchable = t.p("unsearchable")  # listed, not entered
+    os.mkdir(unsearchable)
+    os.chmod(unsearchable, 0o600)
+    expect_errno("lookup in a 0600 directory", errno.ENOENT if root else errno.EACCES, os.stat,
+                 os.path.join(unsearchable, "missing"))
+    expect_eq("access(X_OK) of a 0600 directory", root, os.access(unsearchable, os.X_OK))
+    unreadable = t.p("unreadable")  # entered, not listed
+    os.mkdir(unreadable)
+    os.chmod(unreadable, 0o300)
+    refused("listing of a 0300 directory", errno.EACCES, os.listdir, unreadable)
+
+    program = t.p("program")
+    write_file(program, b"#!/bin/sh\nexit 0\n")
+    os.chmod(program, 0o644)
+    expect_errno("execute of a file without x bits", errno.EACCES, os.execv, program, [program])
+
+    if not root:
+        expect_errno("chown to root", errno.EPERM, os.chown, read_only, 0, -1)
+        expect_errno("chgrp to a group the caller is not in", errno.EPERM, os.chown, read_only, -1, 0)
+    for path in (locked, unsearchable, unreadable):
+        os.chmod(path, 0o755)
+
+
 @check("chown")
 def check_chown(t):
     if os.geteuid() != 0:
