@@ -27,13 +27,15 @@ let package = Package(
         // System libraries: a module map and a tiny shim header each, nothing else.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
                        providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal",
                        providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3",
                        providers: [.apt(["libfuse3-dev"])]),
 
         .target(name: "VishwaCore", swiftSettings: strict),
-        .target(name: "VishwaCrypto", dependencies: ["CSodium", "VishwaCore"], swiftSettings: strict),
+        .target(name: "VishwaCrypto", dependencies: ["CSodium", "COpenSSL", "VishwaCore"], swiftSettings: strict),
         .target(name: "VishwaErasure", dependencies: ["CISAL", "VishwaCore"], swiftSettings: strict),
         .target(name: "VishwaCodec", dependencies: ["VishwaCore", "VishwaCrypto", "VishwaErasure"],
                 swiftSettings: strict),

@@ -3,7 +3,7 @@
 # Idempotent: packages already present are left alone. Needs root (or sudo).
 set -euo pipefail
 
-PACKAGES=(fuse3 libfuse3-dev libsodium-dev libsqlite3-dev libisal-dev pkg-config attr)
+PACKAGES=(fuse3 libfuse3-dev libsodium-dev libssl-dev libsqlite3-dev libisal-dev pkg-config attr)
 # `--test`: also what the mount tests drive through the mount (scripts/test.sh passes it).
 if [ "${1:-}" = "--test" ]; then
     PACKAGES+=(rsync git ffmpeg python3 psmisc)

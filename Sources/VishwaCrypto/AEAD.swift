@@ -2,8 +2,9 @@ import CSodium
 
 /// XChaCha20-Poly1305 (IETF), the authenticated cipher of every shard and every wrapped key.
 ///
-/// Wraps `crypto_aead_xchacha20poly1305_ietf_{en,de}crypt_detached`. libsodium allows the message
-/// and ciphertext to be the same buffer, which lets the codec encrypt shards in place without a copy.
+/// XChaCha20's subkey and nonce over `ChaChaPoly` (bytes as libsodium's
+/// `crypto_aead_xchacha20poly1305_ietf_*_detached`, which the known-answer tests pin). Message and
+/// ciphertext may be the same buffer, which lets the codec encrypt shards in place without a copy.
 public enum XChaCha20Poly1305 {
     public static let keyLength = Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES)  // 32
     public static let nonceLength = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)  // 24
@@ -21,13 +22,9 @@ public enum XChaCha20Poly1305 {
         precondition(nonce.count == nonceLength && tag.count == tagLength && key.count == keyLength)
         Sodium.ensureInitialized()
         key.withUnsafeBytes { k in
-            let m = buffer.mutableBytePointer
-            _ = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-                m, tag.baseAddress!.assumingMemoryBound(to: UInt8.self), nil,
-                m, UInt64(buffer.count),
-                additionalData.bytePointer, UInt64(additionalData.count),
-                nil, nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            ChaChaPoly.withExtendedNonce(key: k.bytePointer, nonce: nonce.bytePointer) { subkey, shortNonce in
+                ChaChaPoly.seal(key: subkey, nonce: shortNonce, ad: additionalData, text: buffer, tag: tag.mutableBytePointer)
+            }
         }
     }
 
@@ -45,16 +42,13 @@ public enum XChaCha20Poly1305 {
         precondition(nonce.count == nonceLength && key.count == keyLength && output.count >= ciphertext.count)
         guard tag.count == tagLength else { throw .invalidLength(what: "tag", expected: tagLength, got: tag.count) }
         Sodium.ensureInitialized()
-        let status = key.withUnsafeBytes { k in
-            crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
-                output.mutableBytePointer, nil,
-                ciphertext.bytePointer, UInt64(ciphertext.count),
-                tag.bytePointer,
-                additionalData.bytePointer, UInt64(additionalData.count),
-                nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        let authentic = key.withUnsafeBytes { k in
+            ChaChaPoly.withExtendedNonce(key: k.bytePointer, nonce: nonce.bytePointer) { subkey, shortNonce in
+                ChaChaPoly.open(key: subkey, nonce: shortNonce, ad: additionalData, ciphertext: ciphertext,
+                                into: UnsafeMutableRawBufferPointer(rebasing: output[0..<ciphertext.count]), tag: tag.bytePointer)
+            }
         }
-        guard status == 0 else { throw .authenticationFailed }
+        guard authentic else { throw .authenticationFailed }
     }
 
     /// Convenience for small messages (wrapped keys): returns nonce-free `ciphertext || tag`.

@@ -42,30 +42,19 @@ enum NoiseSuite {
     // MARK: ChaChaPoly (spec §12.3)
 
     /// ENCRYPT(k, n, ad, plaintext): encrypts `text` in place and writes the tag to `tag`.
-    /// Wraps `crypto_aead_chacha20poly1305_ietf_encrypt_detached` (which allows in-place use).
     static func encrypt(key: UnsafeRawBufferPointer, nonce: UInt64, ad: UnsafeRawBufferPointer,
                         text: UnsafeMutableRawBufferPointer, tag: UnsafeMutableRawBufferPointer) {
         precondition(key.count == keyLength && tag.count == tagLength)
         withNonce(nonce) { npub in
-            _ = crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-                text.mutableBytePointer, tag.mutableBytePointer, nil,
-                UnsafeRawBufferPointer(text).bytePointer, UInt64(text.count),
-                ad.bytePointer, UInt64(ad.count), nil, npub, key.bytePointer)
+            ChaChaPoly.seal(key: key.bytePointer, nonce: npub, ad: ad, text: text, tag: tag.mutableBytePointer)
         }
     }
 
     /// DECRYPT(k, n, ad, ciphertext): checks `tag`, then decrypts `text` in place. Returns false on an
-    /// authentication failure, in which case libsodium has zeroed `text`.
-    /// Wraps `crypto_aead_chacha20poly1305_ietf_decrypt_detached`.
+    /// authentication failure, with `text` zeroed.
     static func decrypt(key: UnsafeRawBufferPointer, nonce: UInt64, ad: UnsafeRawBufferPointer,
                         text: UnsafeMutableRawBufferPointer, tag: UnsafeRawBufferPointer) -> Bool {
-        precondition(key.count == keyLength && tag.count == tagLength)
-        return withNonce(nonce) { npub in
-            crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-                text.mutableBytePointer, nil,
-                UnsafeRawBufferPointer(text).bytePointer, UInt64(text.count),
-                tag.bytePointer, ad.bytePointer, UInt64(ad.count), npub, key.bytePointer) == 0
-        }
+        decrypt(key: key, nonce: nonce, ad: ad, ciphertext: UnsafeRawBufferPointer(text), into: text, tag: tag)
     }
 
     /// DECRYPT into separate memory: checks `tag` over `ciphertext`, then writes the plaintext to
@@ -75,9 +64,7 @@ enum NoiseSuite {
                         tag: UnsafeRawBufferPointer) -> Bool {
         precondition(key.count == keyLength && tag.count == tagLength && output.count >= ciphertext.count)
         return withNonce(nonce) { npub in
-            crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-                output.mutableBytePointer, nil, ciphertext.bytePointer, UInt64(ciphertext.count),
-                tag.bytePointer, ad.bytePointer, UInt64(ad.count), npub, key.bytePointer) == 0
+            ChaChaPoly.open(key: key.bytePointer, nonce: npub, ad: ad, ciphertext: ciphertext, into: output, tag: tag.bytePointer)
         }
     }
 
