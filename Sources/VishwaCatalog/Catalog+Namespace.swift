@@ -158,9 +158,15 @@ extension Catalog {
         throws(CatalogError) -> NodeAttributes
     {
         try write { db in
-            try Self.requireDirectory(parent, in: db)
-            if try Self.entryNode(parent, name, in: db) != nil { throw CatalogError.namespace(.exists) }
+            // The statements check what they must (creating many files is a common load): the
+            // parent's update finds only a directory, and a taken name breaks the entry's key.
             let now = Self.now()
+            try db.run(sql: "UPDATE node SET mtime = ?, ctime = ?, nlink = nlink + ? WHERE id = ? AND kind = 'dir'",
+                       arguments: [now, now, kind == .directory ? 1 : 0, parent])
+            if db.changesCount == 0 {
+                try Self.requireDirectory(parent, in: db)  // says which: missing or not a directory
+                throw CatalogError.namespace(.notFound)
+            }
             let fileID = kind == .file ? Self.newFileID() : nil
             let mode = Int64(kind.typeBits | (creator.permissions & 0o7777))
             let nlink = kind == .directory ? 2 : 1
@@ -170,9 +176,11 @@ extension Catalog {
                 """, arguments: [kind.rawValue, mode, Int64(creator.uid), Int64(creator.gid), target?.count ?? 0,
                                  now, now, now, nlink, target.map { Data($0) }, fileID.map { Data($0) }])
             let node = db.lastInsertedRowID
-            try db.run(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
-            try db.run(sql: "UPDATE node SET mtime = ?, ctime = ?, nlink = nlink + ? WHERE id = ?",
-                           arguments: [now, now, kind == .directory ? 1 : 0, parent])
+            do {
+                try db.run(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+                throw CatalogError.namespace(.exists)  // the transaction, node included, rolls back
+            }
             // What was just inserted, without reading it back (creating many files is a common load).
             return NodeAttributes(id: node, kind: kind, permissions: creator.permissions & 0o7777, uid: creator.uid,
                                   gid: creator.gid, size: target?.count ?? 0, atime: now, mtime: now, ctime: now,

@@ -58,7 +58,10 @@ extension NodeAttributes {
         var allowed = changes
         let owner = caller.uid == uid
         if let mode = changes.permissions {
-            guard owner else { throw .notPermitted }
+            // A write by someone else makes the kernel drop set-user-ID and set-group-ID with a
+            // mode change of its own (FUSE cannot mark it as forced): allowed to whoever may write.
+            let dropsPrivileges = mode == permissions & ~0o6000 && allows(.write, to: caller)
+            guard owner || dropsPrivileges else { throw .notPermitted }
             if mode & 0o2000 != 0 && !caller.isMember(of: changes.gid ?? gid) {
                 allowed.permissions = mode & ~0o2000
             }

@@ -66,6 +66,16 @@ private func caller(_ uid: UInt32, _ gid: UInt32 = 1000, groups: [UInt32] = []) 
         #expect(inside.permissions == 0o2755)
         #expect(try file.permit(AttributeChanges(permissions: 0o2755), timesToNow: false, truncates: false, by: caller(0, 0))
             .permissions == 0o2755)
+        // What the kernel sends when someone else writes a set-user-ID file: only those bits go.
+        let setuid = node(0o4766, uid: 1000)
+        _ = try setuid.permit(AttributeChanges(permissions: 0o766), timesToNow: false, truncates: false, by: caller(2000, 3000))
+        #expect(throws: FSError.notPermitted) {
+            try setuid.permit(AttributeChanges(permissions: 0o777), timesToNow: false, truncates: false, by: caller(2000, 3000))
+        }
+        #expect(throws: FSError.notPermitted) {
+            try node(0o4744, uid: 1000).permit(AttributeChanges(permissions: 0o744), timesToNow: false, truncates: false,
+                                               by: caller(2000, 3000))
+        }
     }
 
     @Test func ownersAndGroupsChangeByRootOrToTheOwnersOwnGroups() throws {
