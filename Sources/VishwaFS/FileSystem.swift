@@ -261,6 +261,12 @@ public final class FileSystem: Sendable {
         return listed
     }
 
+    /// The names in a directory, nothing else (for the kernel to forget them).
+    public func names(in directory: Int64) throws(FSError) -> [String] {
+        let catalog = catalog
+        return try now { try catalog.entries(of: directory) }.map(\.name)
+    }
+
     public func releaseDirectory(_ handle: UInt64) {
         _ = directories.withLock { $0.byID.removeValue(forKey: handle) }
     }

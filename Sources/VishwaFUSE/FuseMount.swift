@@ -175,6 +175,25 @@ public final class FuseMount: @unchecked Sendable {
         send(reply, to: request)
     }
 
+    /// Makes the kernel forget the names it has cached in `directory`, after a chmod took search
+    /// permission from some class: the kernel walks cached names without asking a server that
+    /// checks permissions itself, so each must be looked up (and checked) again. Off the FUSE
+    /// threads and after the reply: the kernel holds the directory's lock until then, and the
+    /// notification takes it.
+    func forgetNames(in directory: Int64) {
+        guard let session, let filesystem else { return }
+        let target = SessionPointer(raw: session)
+        inflight.add(1, ordering: .relaxed)
+        DispatchQueue.global().async { [self] in
+            defer { inflight.subtract(1, ordering: .releasing) }
+            guard let names = try? filesystem.names(in: directory) else { return }
+            let parent = fuse_ino_t(UInt64(bitPattern: directory))
+            for name in names {
+                _ = name.withCString { fuse_lowlevel_notify_inval_entry(target.raw, parent, $0, strlen($0)) }
+            }
+        }
+    }
+
     /// The one place that replies.
     func send(_ reply: Reply, to request: fuse_req_t) {
         switch reply {

@@ -138,9 +138,14 @@ enum FuseOperations {
             }
             let frozen = changes
             guard let size else {
-                FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
-                    .attributes(try fs.setAttributes(of: FuseOperations.node(inode), frozen))
+                let mount = FuseMount.mount(of: request)
+                var closedToSearch = false
+                mount.answerNow(request) { fs throws(FSError) in
+                    let attributes = try fs.setAttributes(of: FuseOperations.node(inode), frozen)
+                    closedToSearch = frozen.permissions != nil && attributes.kind == .directory && attributes.permissions & 0o111 != 0o111
+                    return .attributes(attributes)
                 }
+                if closedToSearch && mount.checksPermissions { mount.forgetNames(in: FuseOperations.node(inode)) }
                 return
             }
             FuseMount.mount(of: request).answer(request) { fs throws(FSError) in

@@ -12,6 +12,12 @@ struct PendingRequest: @unchecked Sendable {
     let raw: fuse_req_t
 }
 
+/// The session, for a notification sent from another thread (libfuse allows it; `drain` waits
+/// for such work before the session is destroyed).
+struct SessionPointer: @unchecked Sendable {
+    let raw: OpaquePointer
+}
+
 /// What an operation answers, turned into the matching `fuse_reply_*` call by `FuseMount.send`.
 enum Reply: Sendable {
     case error(Int32)

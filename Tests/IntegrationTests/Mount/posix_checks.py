@@ -788,6 +788,24 @@ def check_permissions(t):
     expect_errno("lookup in a 0600 directory", errno.ENOENT if root else errno.EACCES, os.stat,
                  os.path.join(unsearchable, "missing"))
     expect_eq("access(X_OK) of a 0600 directory", root, os.access(unsearchable, os.X_OK))
+    if not root:
+        # A name already looked up must not stay reachable once search permission goes (a FUSE
+        # server that checks permissions itself has the kernel forget its cached names).
+        closing = t.p("closing")
+        os.mkdir(closing)
+        write_file(os.path.join(closing, "inside"), b"data")
+        os.stat(os.path.join(closing, "inside"))
+        os.chmod(closing, 0o600)
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                os.stat(os.path.join(closing, "inside"))
+            except PermissionError:
+                break
+            if time.monotonic() > deadline:
+                fail("a cached name in a directory chmod 0600 stayed reachable for 3 s")
+            time.sleep(0.01)
+        os.chmod(closing, 0o755)
     unreadable = t.p("unreadable")  # entered, not listed
     os.mkdir(unreadable)
     os.chmod(unreadable, 0o300)
