@@ -82,10 +82,20 @@ public struct Creator: Sendable {
 
 /// The namespace operations of the mount (DESIGN §9), each one transaction.
 extension Catalog {
-    static let attributeColumns = """
-        n.id, n.kind, n.mode, n.uid, n.gid, n.size, n.atime, n.mtime, n.ctime, n.nlink, n.fileID,
-        IFNULL((SELECT number FROM version WHERE id = n.currentVersion), 0) AS number
+    static let attributeColumns = columns(of: "n")
+
+    /// The columns `attributes(_:from:)` reads, of the node table named `alias` in a query.
+    static func columns(of alias: String) -> String {
         """
+        \(alias).id, \(alias).kind, \(alias).mode, \(alias).uid, \(alias).gid, \(alias).size, \(alias).atime, \(alias).mtime,
+        \(alias).ctime, \(alias).nlink, \(alias).fileID, IFNULL((SELECT number FROM version WHERE id = \(alias).currentVersion), 0)
+        """
+    }
+
+    /// How many columns `columns(of:)` names.
+    static let columnCount = 12
+
+    static let directoryAndEntryColumns = columns(of: "p") + ", " + attributeColumns
 
     /// The attributes in a row that holds `attributeColumns` from column `first` on. By position,
     /// not name: a name lookup costs a case-insensitive search per column, and listings and
@@ -113,16 +123,23 @@ extension Catalog {
 
     /// The node named `name` in directory `parent`.
     public func lookup(parent: Int64, name: String) throws(CatalogError) -> NodeAttributes {
+        let (directory, node) = try entry(in: parent, named: name)
+        guard directory.kind == .directory else { throw .namespace(.notDirectory) }
+        guard let node else { throw .namespace(.notFound) }
+        return node
+    }
+
+    /// Node `parent` and the node named `name` in it (nil: no such name), in one statement for a
+    /// hit and a miss (every create looks its new name up first): the parent tells a missing name
+    /// from a parent that is not a directory, and its mode whether the caller may search it.
+    public func entry(in parent: Int64, named name: String) throws(CatalogError) -> (directory: NodeAttributes, node: NodeAttributes?) {
         try quickRead { db in
-            // One statement for a hit and a miss (every create looks its new name up first): the
-            // parent's kind tells a missing name from a parent that is not a directory.
             guard let row = try Row.fetchOne(cached: db, sql: """
-                SELECT p.kind, \(Self.attributeColumns) FROM node p
+                SELECT \(Self.directoryAndEntryColumns) FROM node p
                 LEFT JOIN entry e ON e.parent = p.id AND e.name = ? LEFT JOIN node n ON n.id = e.node WHERE p.id = ?
                 """, arguments: [name, parent]) else { throw CatalogError.namespace(.notFound) }
-            guard (row[0] as String) == NodeKind.directory.rawValue else { throw CatalogError.namespace(.notDirectory) }
-            guard (row[1] as Int64?) != nil else { throw CatalogError.namespace(.notFound) }
-            return Self.attributes(row, from: 1)
+            let found = (row[Self.columnCount] as Int64?) != nil
+            return (Self.attributes(row), found ? Self.attributes(row, from: Self.columnCount) : nil)
         }
     }
 

@@ -20,7 +20,6 @@ public enum XChaCha20Poly1305 {
         key: SecretBytes
     ) {
         precondition(nonce.count == nonceLength && tag.count == tagLength && key.count == keyLength)
-        Sodium.ensureInitialized()
         key.withUnsafeBytes { k in
             ChaChaPoly.withExtendedNonce(key: k.bytePointer, nonce: nonce.bytePointer) { subkey, shortNonce in
                 ChaChaPoly.seal(key: subkey, nonce: shortNonce, ad: additionalData, text: buffer, tag: tag.mutableBytePointer)
@@ -41,7 +40,6 @@ public enum XChaCha20Poly1305 {
     ) throws(CryptoError) {
         precondition(nonce.count == nonceLength && key.count == keyLength && output.count >= ciphertext.count)
         guard tag.count == tagLength else { throw .invalidLength(what: "tag", expected: tagLength, got: tag.count) }
-        Sodium.ensureInitialized()
         let authentic = key.withUnsafeBytes { k in
             ChaChaPoly.withExtendedNonce(key: k.bytePointer, nonce: nonce.bytePointer) { subkey, shortNonce in
                 ChaChaPoly.open(key: subkey, nonce: shortNonce, ad: additionalData, ciphertext: ciphertext,

@@ -159,9 +159,15 @@ public final class FileSystem: Sendable {
         return shown
     }
 
-    public func lookup(parent: Int64, name: String) throws(FSError) -> NodeAttributes {
+    /// The node named `name` in `parent`; with a caller (a mount where the daemon checks
+    /// permissions), only if it may search `parent`: checked on the same row, no second query.
+    public func lookup(parent: Int64, name: String, for caller: Caller? = nil) throws(FSError) -> NodeAttributes {
         let catalog = catalog
-        return visible(try now { try catalog.lookup(parent: parent, name: name) })
+        let (directory, node) = try now { try catalog.entry(in: parent, named: name) }
+        guard directory.kind == .directory else { throw .notDirectory }
+        if let caller, !directory.allows(.execute, to: caller) { throw .permissionDenied }
+        guard let node else { throw .notFound }
+        return visible(node)
     }
 
     public func attributes(of node: Int64) throws(FSError) -> NodeAttributes {

@@ -103,8 +103,7 @@ enum FuseOperations {
             let caller = FuseOperations.caller(request)
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
-                    try fs.require(.execute, on: FuseOperations.node(parent), for: caller)
-                    return .entry(try fs.lookup(parent: FuseOperations.node(parent), name: name))
+                    .entry(try fs.lookup(parent: FuseOperations.node(parent), name: name, for: caller))
                 }
             }
         }
