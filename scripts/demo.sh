@@ -63,7 +63,7 @@ for i in $(seq 1 $HOSTS); do
     if [ -e "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then continue; fi
     port=$((7420 + i))
     [ -e "$dir/host.key" ] || "$BIN/vishwa-shard" init --dir "$dir" --listen "127.0.0.1:$port" > /dev/null
-    "$BIN/vishwa-shard" serve --dir "$dir" > "$dir.out" 2> "$dir.log" &
+    "$BIN/vishwa-shard" serve --dir "$dir" < /dev/null > "$dir.out" 2> "$dir.log" &
     echo $! > "$pidfile"
     for _ in $(seq 100); do grep -q "listening on" "$dir.out" 2>/dev/null && break; sleep 0.1; done
     grep -q "listening on" "$dir.out" || { echo "demo: host$i did not start; see $dir.log" >&2; exit 1; }
@@ -78,8 +78,9 @@ mkdir -p "$DEMO/mnt"
 if mountpoint -q "$DEMO/mnt"; then
     echo "demo: $DEMO/mnt is already mounted"
 else
-    # -f keeps vishwafs a child we can stop by pid; auto_unmount cleans up if it is killed.
-    "$BIN/vishwafs" "$DEMO/mnt" --home "$VISHWA_HOME" -f -o auto_unmount 2> "$DEMO/vishwafs.log" &
+    # -f keeps vishwafs a child we can stop by pid; auto_unmount cleans up if it is killed. Its
+    # output goes to files, so that `demo.sh | tee` ends when the script does.
+    "$BIN/vishwafs" "$DEMO/mnt" --home "$VISHWA_HOME" -f -o auto_unmount > /dev/null 2> "$DEMO/vishwafs.log" &
     echo $! > "$DEMO/pids/vishwafs.pid"
     for _ in $(seq 200); do mountpoint -q "$DEMO/mnt" && break; sleep 0.05; done
     mountpoint -q "$DEMO/mnt" || { echo "demo: the mount did not come up; see $DEMO/vishwafs.log" >&2; exit 1; }

@@ -170,7 +170,8 @@ extension Catalog {
             }
             let now = Self.now()
             try db.execute(sql: """
-                INSERT INTO node (kind, mode, uid, gid, atime, mtime, ctime, nlink) VALUES ('dir', ?, ?, ?, ?, ?, ?, 2)
+                INSERT INTO node (id, kind, mode, uid, gid, atime, mtime, ctime, nlink)
+                VALUES (\(Self.newNodeID), 'dir', ?, ?, ?, ?, ?, ?, 2)
                 """, arguments: [mode, getuid(), getgid(), now, now, now])
             let id = db.lastInsertedRowID
             try db.execute(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [current, part, id])
@@ -226,8 +227,8 @@ extension Catalog {
                     throw CatalogError.conflict("'\(ticket.name)' was removed while uploading; try again")
                 }
                 try db.execute(sql: """
-                    INSERT INTO node (kind, mode, uid, gid, size, atime, mtime, ctime, nlink, fileID)
-                    VALUES ('file', ?, ?, ?, 0, ?, ?, ?, 1, ?)
+                    INSERT INTO node (id, kind, mode, uid, gid, size, atime, mtime, ctime, nlink, fileID)
+                    VALUES (\(Self.newNodeID), 'file', ?, ?, ?, 0, ?, ?, ?, 1, ?)
                     """, arguments: [mode, getuid(), getgid(), now, mtime ?? now, now, Data(ticket.fileID)])
                 node = db.lastInsertedRowID
                 try db.execute(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)",

@@ -4,6 +4,9 @@ import GRDB
 /// What a namespace operation of the mount can fail with; the mount maps each to one errno.
 public enum NamespaceError: Error, Equatable, Sendable {
     case notFound, exists, notEmpty, notDirectory, isDirectory, invalid, notPermitted, noAttribute
+    /// The node asked for by its id is no longer in the catalog (another process removed it);
+    /// `notFound` is for a name that is not there.
+    case gone
 }
 
 public enum NodeKind: String, Sendable {
@@ -112,7 +115,7 @@ extension Catalog {
 
     static func attributes(of node: Int64, in db: Database) throws -> NodeAttributes {
         guard let row = try Row.fetchOne(cached: db, sql: "SELECT \(attributeColumns) FROM node n WHERE n.id = ?", arguments: [node]) else {
-            throw CatalogError.namespace(.notFound)
+            throw CatalogError.namespace(.gone)
         }
         return attributes(row)
     }
@@ -137,7 +140,7 @@ extension Catalog {
             guard let row = try Row.fetchOne(cached: db, sql: """
                 SELECT \(Self.directoryAndEntryColumns) FROM node p
                 LEFT JOIN entry e ON e.parent = p.id AND e.name = ? LEFT JOIN node n ON n.id = e.node WHERE p.id = ?
-                """, arguments: [name, parent]) else { throw CatalogError.namespace(.notFound) }
+                """, arguments: [name, parent]) else { throw CatalogError.namespace(.gone) }
             let found = (row[Self.columnCount] as Int64?) != nil
             return (Self.attributes(row), found ? Self.attributes(row, from: Self.columnCount) : nil)
         }
@@ -162,9 +165,15 @@ extension Catalog {
         }
     }
 
+    /// The id of a node being inserted: above every id in use and every id removed (see the
+    /// `node_ids_not_reused` trigger), so the kernel never mistakes a new node for an old one.
+    static let newNodeID = """
+        (SELECT MAX(IFNULL((SELECT MAX(id) FROM node), 0), IFNULL((SELECT value FROM meta WHERE key = 'removedNodeID'), 0)) + 1)
+        """
+
     static func requireDirectory(_ node: Int64, in db: Database) throws {
         guard let kind = try String.fetchOne(cached: db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node]) else {
-            throw CatalogError.namespace(.notFound)
+            throw CatalogError.namespace(.gone)
         }
         guard kind == NodeKind.directory.rawValue else { throw CatalogError.namespace(.notDirectory) }
     }
@@ -182,14 +191,14 @@ extension Catalog {
                        arguments: [now, now, kind == .directory ? 1 : 0, parent])
             if db.changesCount == 0 {
                 try Self.requireDirectory(parent, in: db)  // says which: missing or not a directory
-                throw CatalogError.namespace(.notFound)
+                throw CatalogError.namespace(.gone)
             }
             let fileID = kind == .file ? Self.newFileID() : nil
             let mode = Int64(kind.typeBits | (creator.permissions & 0o7777))
             let nlink = kind == .directory ? 2 : 1
             try db.run(sql: """
-                INSERT INTO node (kind, mode, uid, gid, size, atime, mtime, ctime, nlink, target, fileID)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO node (id, kind, mode, uid, gid, size, atime, mtime, ctime, nlink, target, fileID)
+                VALUES (\(Self.newNodeID), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [kind.rawValue, mode, Int64(creator.uid), Int64(creator.gid), target?.count ?? 0,
                                  now, now, now, nlink, target.map { Data($0) }, fileID.map { Data($0) }])
             let node = db.lastInsertedRowID
@@ -209,7 +218,7 @@ extension Catalog {
     public func symlinkTarget(_ node: Int64) throws(CatalogError) -> [UInt8] {
         try quickRead { db in
             guard let row = try Row.fetchOne(cached: db, sql: "SELECT kind, target FROM node WHERE id = ?", arguments: [node]) else {
-                throw CatalogError.namespace(.notFound)
+                throw CatalogError.namespace(.gone)
             }
             guard (row["kind"] as String) == NodeKind.symlink.rawValue else { throw CatalogError.namespace(.invalid) }
             return [UInt8]((row["target"] as Data?) ?? Data())

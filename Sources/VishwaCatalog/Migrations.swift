@@ -129,6 +129,21 @@ extension Catalog {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v4-node-ids") { db in
+            try db.execute(sql: """
+                -- A node's id is the inode number the kernel knows it by, and the kernel may still
+                -- hold one the CLI removed: an id must never name a second node. SQLite hands out
+                -- the highest id + 1, so removing the newest node would give its id away again:
+                -- the trigger keeps the highest id removed, and new nodes start above it
+                -- (`Catalog.newNodeID`).
+                CREATE TRIGGER node_ids_not_reused AFTER DELETE ON node
+                WHEN OLD.id > IFNULL((SELECT MAX(id) FROM node), 0)
+                BEGIN
+                    INSERT INTO meta (key, value) VALUES ('removedNodeID', OLD.id)
+                    ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value);
+                END;
+                """)
+        }
         return migrator
     }
 }

@@ -19,6 +19,9 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
     case noAttribute
     /// A name that is not valid UTF-8.
     case illegalByteSequence
+    /// The node the kernel named by its id is gone (the CLI removed it): the kernel then looks
+    /// the path up again instead of trusting the name it had cached.
+    case stale
     case cancelled
     case timedOut
     /// Anything else (authentication failure, too few shards, …): what happened, for the log line.
@@ -41,6 +44,7 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notPermitted: return "operation not permitted"
         case .noAttribute: return "no such attribute"
         case .illegalByteSequence: return "name is not valid UTF-8"
+        case .stale: return "stale file handle (removed by another program)"
         case .cancelled: return "cancelled"
         case .timedOut: return "timed out"
         case .io(let what): return "I/O error: \(what)"

@@ -124,6 +124,8 @@ public final class FileSystem: Sendable {
     static func fsError(_ error: any Error) -> FSError {
         switch error {
         case let error as FSError: return error
+        case CatalogError.notFound:
+            return .stale  // a node's record, asked for by its id, is gone
         case let error as CatalogError:
             guard case .namespace(let namespace) = error else { return .io("\(error)") }
             switch namespace {
@@ -135,6 +137,7 @@ public final class FileSystem: Sendable {
             case .invalid: return .invalidName
             case .notPermitted: return .notPermitted
             case .noAttribute: return .noAttribute
+            case .gone: return .stale
             }
         default: return .io("\(error)")
         }

@@ -101,7 +101,7 @@ actor OpenFile {
             return try await body()
         } catch let error as FSError {
             throw error
-        } catch CatalogError.namespace(.notFound) {
+        } catch CatalogError.namespace(.notFound), CatalogError.namespace(.gone) {
             throw .notFound
         } catch {
             throw .io("\(file.path): \(what) failed: \(error)")

@@ -33,6 +33,7 @@ public enum Errno {
         case .notPermitted: return EPERM
         case .noAttribute: return ENODATA
         case .illegalByteSequence: return EILSEQ
+        case .stale: return ESTALE
         case .cancelled: return EINTR
         case .timedOut: return ETIMEDOUT
         case .io: return EIO

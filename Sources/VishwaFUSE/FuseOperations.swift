@@ -138,13 +138,15 @@ enum FuseOperations {
             let frozen = changes
             guard let size else {
                 let mount = FuseMount.mount(of: request)
-                var closedToSearch = false
+                var mayCloseSearch = false
                 mount.answerNow(request) { fs throws(FSError) in
                     let attributes = try fs.setAttributes(of: FuseOperations.node(inode), frozen)
-                    closedToSearch = frozen.permissions != nil && attributes.kind == .directory && attributes.permissions & 0o111 != 0o111
+                    // A new owner or group moves callers between classes as a mode without x does.
+                    mayCloseSearch = attributes.kind == .directory
+                        && (frozen.uid != nil || frozen.gid != nil || (frozen.permissions != nil && attributes.permissions & 0o111 != 0o111))
                     return .attributes(attributes)
                 }
-                if closedToSearch && mount.checksPermissions { mount.forgetNames(in: FuseOperations.node(inode)) }
+                if mayCloseSearch && mount.checksPermissions { mount.forgetNames(in: FuseOperations.node(inode)) }
                 return
             }
             FuseMount.mount(of: request).answer(request) { fs throws(FSError) in

@@ -11,7 +11,11 @@ struct MountArguments {
     var passphraseFile: String?
     var allowNonEmpty = false
     var attributeTimeout = 1.0
-    var entryTimeout = 1.0
+    /// Names change only through this mount, whose changes the kernel sees as it makes them, or
+    /// through the CLI: a name the CLI removed or replaced points at a node that is gone, and
+    /// every operation on a gone node answers ESTALE, on which the kernel looks the path up
+    /// again. So names can be trusted for long; attributes (sizes the CLI's sync changes) not.
+    var entryTimeout = 60.0
     /// The self-healing loop: how often it checks, and how long a file stays degraded before it
     /// is repaired (0 interval: off).
     var healInterval = 600.0
@@ -39,7 +43,7 @@ struct MountArguments {
           -o cache_size=SIZE    plaintext chunk cache in memory (default 256M)
           -o readahead=N        chunks fetched ahead of a sequential reader (default 2)
           -o attr_timeout=S     seconds the kernel trusts attributes (default 1)
-          -o entry_timeout=S    seconds the kernel trusts names (default 1)
+          -o entry_timeout=S    seconds the kernel trusts names (default 60)
           -o heal_interval=S    seconds between self-healing passes (default 600; 0: off)
           -o heal_grace=S       seconds a file stays degraded before it is repaired (default 900)
           -o heal_rate=SIZE     rebuilding pace per second (default 20M; 0: unbounded)

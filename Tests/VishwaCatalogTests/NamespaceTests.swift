@@ -82,7 +82,7 @@ struct NamespaceTests {
         // Replacing a file: the old one is gone with its last name.
         try catalog.rename(parent: a.id, name: "f", newParent: b.id, newName: "g", keepIfLast: never)
         #expect(try catalog.lookup(parent: b.id, name: "g").id == f.id)
-        #expect(Self.namespaceError { _ = try catalog.attributes(of: g.id) } == .notFound)
+        #expect(Self.namespaceError { _ = try catalog.attributes(of: g.id) } == .gone)
         // A directory moving between parents moves its '..' link.
         try catalog.rename(parent: a.id, name: "inner", newParent: b.id, newName: "inner", keepIfLast: never)
         #expect(try catalog.attributes(of: a.id).nlink == 2 && catalog.attributes(of: b.id).nlink == 3)
@@ -90,6 +90,39 @@ struct NamespaceTests {
         let h = try catalog.create(parent: Self.root, name: "h", kind: .file, creator: Self.me)
         try catalog.rename(parent: Self.root, name: "h", newParent: b.id, newName: "g", exchange: true, keepIfLast: never)
         #expect(try catalog.lookup(parent: b.id, name: "g").id == h.id && catalog.lookup(parent: Self.root, name: "h").id == f.id)
+    }
+
+    /// A node's id is its inode number, and the kernel may still know a removed one: removing the
+    /// newest node, by any path, must not give its id to the next node.
+    @Test func nodeIDsAreNeverGivenAgain() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        var highest: Int64 = 0
+        var count = 0
+        /// Creates the next node, which must be numbered above every node before it.
+        func make(_ kind: NodeKind = .file) throws -> (id: Int64, name: String) {
+            count += 1
+            let name = "n\(count)"
+            let id = try catalog.create(parent: Self.root, name: name, kind: kind, creator: Self.me).id
+            #expect(id > highest, "node \(id) repeats an id at or below \(highest)")
+            highest = max(highest, id)
+            return (id, name)
+        }
+        let never: (Int64) -> Bool = { _ in false }, always: (Int64) -> Bool = { _ in true }
+        // Removed through the mount's unlink, rmdir, unlink-while-open and orphan sweeps, and the CLI's rm.
+        try catalog.unlink(parent: Self.root, name: try make().name, keepIfLast: never)
+        try catalog.rmdir(parent: Self.root, name: try make(.directory).name)
+        try catalog.removeFile(node: try make().id)
+        let open = try make()
+        try catalog.unlink(parent: Self.root, name: open.name, keepIfLast: always)
+        try catalog.removeOrphan(open.id)
+        try catalog.unlink(parent: Self.root, name: try make().name, keepIfLast: always)
+        #expect(try catalog.removeOrphans() == 1)
+        _ = try make()
+        // An older node's removal leaves the numbering as it was.
+        let older = try make(), newer = try make()
+        try catalog.unlink(parent: Self.root, name: older.name, keepIfLast: never)
+        #expect(try make().id == newer.id + 1)
     }
 
     @Test func hardLinksAndUnlinkWhileOpen() throws {
@@ -105,7 +138,7 @@ struct NamespaceTests {
         #expect(try catalog.attributes(of: file.id).nlink == 0)
         #expect(try !catalog.hasNames(file.id))
         try catalog.removeOrphan(file.id)
-        #expect(Self.namespaceError { _ = try catalog.attributes(of: file.id) } == .notFound)
+        #expect(Self.namespaceError { _ = try catalog.attributes(of: file.id) } == .gone)
         // A directory is not unlinked, and rmdir wants it empty.
         let folder = try catalog.create(parent: Self.root, name: "d", kind: .directory, creator: Self.me)
         _ = try catalog.create(parent: folder.id, name: "x", kind: .file, creator: Self.me)

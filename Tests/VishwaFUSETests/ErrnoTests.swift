@@ -9,7 +9,7 @@ import VishwaFS
         (.isDirectory, EISDIR), (.readOnly, EROFS), (.noSpace, ENOSPC), (.nameTooLong, ENAMETOOLONG),
         (.invalidName, EINVAL), (.crossDevice, EXDEV), (.notSupported, ENOTSUP), (.permissionDenied, EACCES),
         (.cancelled, EINTR), (.timedOut, ETIMEDOUT), (.notPermitted, EPERM), (.noAttribute, ENODATA),
-        (.illegalByteSequence, EILSEQ), (.io("too few shards"), EIO),
+        (.illegalByteSequence, EILSEQ), (.stale, ESTALE), (.io("too few shards"), EIO),
     ]
 
     @Test(arguments: ErrnoTests.table)

@@ -271,6 +271,18 @@ import Glibc
             "$BIN/vishwa" upload report.txt --folder work/2024 --tags work,q3 > /dev/null
             [ "$(cat "$MNT/work/2024/report.txt")" = report ]
             getfattr --only-values -n user.vishwa.tags "$MNT/work/2024/report.txt"; echo
+            # The kernel keeps names for a minute; what the CLI removes or replaces meanwhile is
+            # gone or new at the next open all the same (ESTALE makes the kernel look it up again).
+            "$BIN/vishwa" rm work/2024/report.txt > /dev/null
+            ! cat "$MNT/work/2024/report.txt" 2> /dev/null
+            echo report > report.txt
+            "$BIN/vishwa" upload report.txt --folder work/2024 --tags work,q3 > /dev/null
+            [ "$(cat "$MNT/work/2024/report.txt")" = report ]
+            stat -c %s "$MNT/work/2024/report.txt" > /dev/null
+            printf 'the second report, longer than the first\n' > report.txt
+            "$BIN/vishwa" rm work/2024/report.txt > /dev/null
+            "$BIN/vishwa" upload report.txt --folder work/2024 --tags work,q3 > /dev/null
+            [ "$(cat "$MNT/work/2024/report.txt")" = "the second report, longer than the first" ]
             echo notes > "$MNT/notes.txt"
             setfattr -n user.vishwa.tags -v home,todo "$MNT/notes.txt"
             setfattr -n user.colour -v blue "$MNT/notes.txt"
