@@ -98,7 +98,8 @@ public final class FuseMount: @unchecked Sendable {
     }
 
     /// Serves requests with a multi-threaded loop until unmount or SIGTERM/SIGINT; then commits
-    /// open files, waits for replies in flight, unmounts and destroys the session.
+    /// open files, waits for replies in flight, unmounts and destroys the session. 0 when it
+    /// stopped as asked, a negative errno when the loop failed.
     public func serve(_ filesystem: FileSystem) -> Int32 {
         guard let session else { return 1 }
         self.filesystem = filesystem
@@ -109,7 +110,9 @@ public final class FuseMount: @unchecked Sendable {
         blockingWait { await filesystem.closeAll() }
         drain()
         stop()
-        return status
+        // libfuse answers the number of the signal that stopped the loop; SIGTERM and SIGINT
+        // are the documented ways to unmount (a service manager's stop), not failures.
+        return status > 0 ? 0 : status
     }
 
     /// Unmounts and frees the session (also when `serve` was never called).

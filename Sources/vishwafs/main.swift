@@ -22,7 +22,7 @@ func printError(_ message: String) {
 /// reported on the terminal and not in a log file nobody reads.
 func prepare(_ arguments: MountArguments) throws -> (VaultHome, Vault) {
     if !isPreparedMount(arguments.mountpoint) { try checkMountpoint(arguments) }
-    let home = VaultHome.resolve(arguments.home, environment: ProcessInfo.processInfo.environment)
+    let home = VaultHome(path: absolutePath(VaultHome.resolve(arguments.home, environment: ProcessInfo.processInfo.environment).path))
     guard FileManager.default.fileExists(atPath: home.path + "/catalog.sqlite") || FileManager.default.fileExists(atPath: home.keyFile)
     else { throw VaultError.missing(path: home.path) }
     if let file = arguments.passphraseFile {
@@ -41,6 +41,12 @@ func prepare(_ arguments: MountArguments) throws -> (VaultHome, Vault) {
         vault = try Vault.open(in: home, passphrase: Array(String(cString: typed).utf8))
     }
     return (home, vault)
+}
+
+/// `path` from the root: libfuse's daemonize moves to "/" even in the foreground, and the
+/// catalog is opened after it.
+func absolutePath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
 }
 
 /// `/dev/fd/N`: a FUSE device already mounted by the caller (libfuse's convention for privileged
@@ -119,7 +125,8 @@ func main() -> Int32 {
         case .version:
             print("vishwafs 0.1.0 (libfuse \(Errno.libfuseVersion))")
             return 0
-        case .mount(let arguments):
+        case .mount(var arguments):
+            if !isPreparedMount(arguments.mountpoint) { arguments.mountpoint = absolutePath(arguments.mountpoint) }
             parsed = arguments
         }
     } catch {
