@@ -42,6 +42,32 @@ extension Catalog {
         }
     }
 
+    /// The next catalog backup generation, handed out once (a backup by the CLI and one by the
+    /// mount at the same moment get different numbers): above the last one stored and the last
+    /// one handed out.
+    public func reserveBackupGeneration() throws(CatalogError) -> UInt64 {
+        try write(counted: false) { db in
+            let last = try Int64.fetchOne(db, sql: """
+                SELECT MAX(IFNULL((SELECT value FROM meta WHERE key = 'backupGeneration'), 0),
+                           IFNULL((SELECT value FROM meta WHERE key = 'backupReserved'), 0))
+                """) ?? 0
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('backupReserved', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           arguments: [last + 1])
+            return UInt64(last + 1)
+        }
+    }
+
+    /// Records that backup `generation` is stored on the hosts (what `vishwa status` shows).
+    public func recordBackup(_ generation: UInt64, at time: Int64) throws(CatalogError) {
+        try write(counted: false) { db in
+            for (key, value) in [("backupGeneration", Int64(generation)), ("backupTime", time)] {
+                try db.execute(sql: """
+                    INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)
+                    """, arguments: [key, value])
+            }
+        }
+    }
+
     /// Problems found by checking the catalog against its own rules; empty when consistent.
     public func consistencyProblems() throws(CatalogError) -> [String] {
         try read { db in
@@ -74,13 +100,15 @@ extension Catalog {
 
 extension Catalog {
     /// A consistent copy of the whole catalog (`VACUUM INTO` a temp file beside it, read, removed).
-    /// Safe while other processes write: it reads one snapshot.
+    /// Safe while other processes write: it reads one snapshot. The mount's runs on the
+    /// checkpointing connection, so that creates and unlinks do not wait for it.
     public func snapshot() throws(CatalogError) -> [UInt8] {
         let temp = path + ".snapshot-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { Glibc.unlink(temp) }
         do {
             // VACUUM cannot run inside a transaction, which every GRDB read opens.
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [temp]) }
+            let vacuum = { (db: Database) in try db.execute(sql: "VACUUM INTO ?", arguments: [temp]) }
+            if let checkpointer { try checkpointer.writeWithoutTransaction(vacuum) } else { try pool.writeWithoutTransaction(vacuum) }
         } catch {
             throw .database(path: path, reason: "snapshot failed: \(error)")
         }

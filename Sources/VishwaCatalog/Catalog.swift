@@ -1,4 +1,5 @@
 import GRDB
+import Synchronization
 
 /// The local database of everything the vault knows: hosts now; the namespace, versions, chunks
 /// and shards as they are added (DESIGN §6). SQLite through GRDB, WAL mode, foreign keys on.
@@ -10,7 +11,9 @@ public final class Catalog: Sendable {
     public let path: String
     let pool: DatabasePool
     /// A connection of its own for `checkpoint()` (the mount's), so checkpoints never hold the writer.
-    private let checkpointer: DatabaseQueue?
+    let checkpointer: DatabaseQueue?
+    /// Transactions this process has committed (see `changeCount`).
+    private let commits = Atomic<Int>(0)
 
     /// Opens (creating if needed) the catalog at `path` and applies pending migrations.
     /// Throws `.newerSchema` when a newer program has migrated it further than this one knows.
@@ -79,8 +82,13 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// Runs `body` in one write transaction.
-    func write<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
+    /// How many changes this process has committed so far, backup bookkeeping left out: the
+    /// mount backs the catalog up when it has moved on since the last backup.
+    public var changeCount: Int { commits.load(ordering: .relaxed) }
+
+    /// Runs `body` in one write transaction; `counted: false` for writes that are not changes
+    /// worth a backup (the backup's own bookkeeping).
+    func write<T>(counted: Bool = true, _ body: (Database) throws -> T) throws(CatalogError) -> T {
         try mapped {
             try pool.writeWithoutTransaction { db in
                 // BEGIN and COMMIT as statements compiled once: GRDB's `write` compiles both
@@ -89,6 +97,7 @@ public final class Catalog: Sendable {
                 do {
                     let result = try body(db)
                     try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+                    if counted { commits.add(1, ordering: .relaxed) }
                     return result
                 } catch {
                     try? db.rollback()

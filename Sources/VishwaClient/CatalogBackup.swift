@@ -31,8 +31,9 @@ public enum CatalogBackup {
     @discardableResult
     public static func backup(_ session: VaultSession, parameters: CodingParameters = .default) async throws -> UInt64? {
         let catalog = session.catalog
+        // The number first, so the snapshot knows it: a catalog recovered from it goes on above.
+        let generation = try catalog.reserveBackupGeneration()
         let snapshot = try await session.blocking { try catalog.snapshot() }
-        let generation = UInt64(try catalog.meta("backupGeneration") ?? 0) + 1
         let statuses = try await session.hostStatuses()
         let endpoints = try session.endpoints()
         let live = zip(endpoints, statuses).filter { $0.1.online }
@@ -76,8 +77,7 @@ public enum CatalogBackup {
             session.logger.warning("catalog backup generation \(generation): only \(stored) shards stored")
             return nil
         }
-        try catalog.setMeta("backupGeneration", Int64(generation))
-        try catalog.setMeta("backupTime", Int64(Date().timeIntervalSince1970))
+        try catalog.recordBackup(generation, at: Int64(Date().timeIntervalSince1970))
         return generation
     }
 

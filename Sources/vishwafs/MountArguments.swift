@@ -22,6 +22,8 @@ struct MountArguments {
     var healGrace = 900.0
     /// Bytes per second the loop may rebuild (0: unbounded).
     var healRate = 20 << 20
+    /// The catalog backup on the hosts follows the mount's changes at most this often.
+    var backupInterval = 60.0
     var options = MountOptions()
     /// Options handed to libfuse as they are (allow_other, auto_unmount, ro, fsname, ...).
     var fuseOptions: [String] = []
@@ -47,6 +49,8 @@ struct MountArguments {
           -o heal_interval=S    seconds between self-healing passes (default 600; 0: off)
           -o heal_grace=S       seconds a file stays degraded before it is repaired (default 900)
           -o heal_rate=SIZE     rebuilding pace per second (default 20M; 0: unbounded)
+          -o backup_interval=S  back the catalog up to the hosts at most this often while it
+                                changes (default 60), and at unmount
           -o nonempty           mount over a folder that is not empty
           -o home=H, -o passphrase_file=F   as the flags, for /etc/fstab
         Other -o options go to libfuse. Unmount with 'fusermount3 -u MOUNTPOINT' (or SIGTERM):
@@ -135,6 +139,11 @@ struct MountArguments {
                     throw .usage("\(key) needs seconds from 0 to 2592000")
                 }
                 if key == "heal_interval" { healInterval = seconds } else { healGrace = seconds }
+            case "backup_interval":
+                guard let value, let seconds = Double(value), seconds >= 1, seconds <= 86400 else {
+                    throw .usage("backup_interval needs seconds from 1 to 86400")
+                }
+                backupInterval = seconds
             case "heal_rate":
                 guard let value, let rate = ByteCount(parsing: value), rate.bytes >= 0 else {
                     throw .usage("heal_rate needs a size per second such as 20M")

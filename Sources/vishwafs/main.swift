@@ -198,11 +198,15 @@ func main() -> Int32 {
                           bytesPerSecond: parsed.healRate > 0 ? parsed.healRate : nil)
     healer.start()
     let checkpoints = checkpointOften(filesystem.session)
+    let backups = BackupLoop(session: filesystem.session, logger: logger, interval: .milliseconds(Int(parsed.backupInterval * 1000)))
+    backups.start()
     logger.info("mounted \(home.path) at \(parsed.mountpoint)")
     let status = mount.serve(filesystem)
     monitor.stop()
     healer.stop()
     checkpoints.stop()
+    backups.stop()
+    blockingWait { await backups.finish() }  // after the open files' last commits
     blockingWait { await filesystem.session.close() }
     logger.info("unmounted \(parsed.mountpoint)")
     return status == 0 ? 0 : 1

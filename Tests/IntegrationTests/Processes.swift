@@ -171,6 +171,8 @@ func makeVault(in scratch: Scratch, name: String = "home") throws -> String {
     let home = scratch.path + "/" + name
     let result = try run("vishwa", ["init", "--home", home, "--no-passphrase", "--json"])
     guard result.status == 0 else { throw TestFailure("vishwa init failed: \(result.stderr)") }
+    // Beside the home, for tests that delete it and recover.
+    try Data(result.stdout.utf8).write(to: URL(fileURLWithPath: home + ".init.json"))
     return home
 }
 

@@ -125,6 +125,25 @@ struct NamespaceTests {
         #expect(try make().id == newer.id + 1)
     }
 
+    /// The mount backs the catalog up when its change count moved: the backup's own bookkeeping
+    /// must not move it (or every backup would call for the next), and a generation number is
+    /// handed out once, whoever backs up.
+    @Test func backupGenerationsAreHandedOutOnceAndAreNotChanges() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        let before = catalog.changeCount
+        let first = try catalog.reserveBackupGeneration(), second = try catalog.reserveBackupGeneration()
+        #expect(second == first + 1)
+        try catalog.recordBackup(second, at: 20)
+        try catalog.recordBackup(first, at: 10)  // an older backup finishing late lowers nothing
+        #expect(try catalog.meta("backupGeneration") == Int64(second) && catalog.meta("backupTime") == 20)
+        #expect(catalog.changeCount == before)
+        try catalog.recordBackup(9, at: 30)  // as a recovery from generation 9 leaves it
+        #expect(try catalog.reserveBackupGeneration() == 10)
+        _ = try catalog.create(parent: Self.root, name: "x", kind: .file, creator: Self.me)
+        #expect(catalog.changeCount == before + 1)
+    }
+
     @Test func hardLinksAndUnlinkWhileOpen() throws {
         let temp = try TempCatalog()
         let catalog = temp.catalog

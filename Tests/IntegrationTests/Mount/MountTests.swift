@@ -402,6 +402,45 @@ import Glibc
         #expect(checked.status == 0, "\(checked.stderr)\nlog: \(vault.log.suffix(2000))")
     }
 
+    /// What is written through the mount reaches the catalog's backup on the hosts with no CLI
+    /// command: within the backup interval while mounted (a daemon killed after that loses
+    /// nothing), and at unmount. A new home recovered from the code and one host has both files.
+    @Test func theMountsChangesReachTheCatalogBackup() throws {
+        let vault = try MountedVault(hosts: 3, label: "backup")
+        func generation() throws -> Int {
+            let status = try run("vishwa", ["status", "--json", "--home", vault.home])
+            return (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["backup_generation"] as? Int ?? 0
+        }
+        try vault.remount(options: ["backup_interval=1"])
+        let before = try generation()
+        #expect(try vault.shell("head -c 5000000 /dev/urandom > a && cp a \"$MNT/a\"").status == 0)
+        var waited = 0
+        while try generation() <= before && waited < 60 {
+            Thread.sleep(forTimeInterval: 0.5)
+            waited += 1
+        }
+        #expect(try generation() > before, "no backup within 30 s of a change: \(vault.log.suffix(2000))")
+        vault.killDaemon()
+        _ = try? vault.shell("fusermount3 -u -z \"$MNT\" 2> /dev/null || true")
+        try vault.mount()
+        #expect(try vault.shell("echo second > b && cp b \"$MNT/b\"").status == 0)
+        vault.unmount()
+
+        let code = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: vault.home + ".init.json")))
+            as? [String: Any])?["recovery_code"] as? String)
+        let status = try run("vishwa-shard", ["status", "--dir", vault.hosts[1].dir, "--json"])
+        let hostKey = try #require((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["host_key"] as? String)
+        try FileManager.default.moveItem(atPath: vault.home, toPath: vault.home + ".lost")
+        let recovered = try run("vishwa", ["recover", "--home", vault.home, "--recovery-code", code, "--host", vault.hosts[1].address,
+                                           "--host-key", hostKey, "--no-passphrase"])
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        let back = try vault.shell("""
+            "$BIN/vishwa" download /a a.back > /dev/null && cmp a a.back
+            "$BIN/vishwa" download /b b.back > /dev/null && cmp b b.back
+            """)
+        #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+    }
+
     /// SIGTERM with a file still open: what was written is committed before the daemon exits.
     @Test func sigtermCommitsOpenFiles() throws {
         let vault = try MountedVault(hosts: 3, label: "sigterm")
