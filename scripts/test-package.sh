@@ -36,7 +36,7 @@ for i in 1 2; do
     "$BIN/vishwa-shard" init --dir "$SCRATCH/h$i" --listen 127.0.0.1:0 --reserve 0 > /dev/null
     "$BIN/vishwa-shard" serve --dir "$SCRATCH/h$i" > "$SCRATCH/h$i.out" 2> "$SCRATCH/h$i.log" &
     PIDS+=($!)
-    for _ in $(seq 100); do grep -q "listening on" "$SCRATCH/h$i.out" && break; sleep 0.1; done
+    for _ in $(seq 100); do grep -q "listening on" "$SCRATCH/h$i.out" 2> /dev/null && break; sleep 0.1; done
     address=$(sed 's/listening on //' "$SCRATCH/h$i.out")
     [ -n "$address" ] || fail "host $i did not start"
     "$BIN/vishwa" host add "$("$BIN/vishwa-shard" invite --dir "$SCRATCH/h$i" --address "$address")" > /dev/null
