@@ -334,7 +334,7 @@ public final class FileSystem: Sendable {
         return handle
     }
 
-    public func read(_ id: UInt64, offset: Int, length: Int) async throws(FSError) -> [UInt8] {
+    public func read(_ id: UInt64, offset: Int, length: Int) async throws(FSError) -> ArraySlice<UInt8> {
         let handle = try handle(id)
         let size = handle.file.overlay.value.size
         let plan = handle.readAhead.withLock { $0.record(offset: offset, length: length, fileSize: size) }

@@ -221,6 +221,6 @@ extension FuseOperations {
     static func sized(_ value: [UInt8], room: Int) -> Reply {
         if room == 0 { return .xattrSize(value.count) }
         if value.count > room { return .error(ERANGE) }
-        return .bytes(value)
+        return .bytes(value[...])
     }
 }

@@ -25,7 +25,7 @@ enum Reply: Sendable {
     case none
     case entry(NodeAttributes)
     case attributes(NodeAttributes)
-    case bytes([UInt8])
+    case bytes(ArraySlice<UInt8>)
     /// `noFlush`: the kernel sends no FLUSH at close (a handle that cannot write has nothing to commit).
     case opened(handle: UInt64, keepCache: Bool, noFlush: Bool = false)
     case created(NodeAttributes, handle: UInt64)
