@@ -36,10 +36,15 @@ extension Catalog {
     }
 
     public func setMeta(_ key: String, _ value: Int64) throws(CatalogError) {
-        try write { db in
-            try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                           arguments: [key, value])
-        }
+        try write { db in try Self.setMeta(key, value, in: db) }
+    }
+
+    /// Sets `key`; `onlyRaising` keeps a higher value already there.
+    static func setMeta(_ key: String, _ value: Int64, onlyRaising: Bool = false, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO meta (key, value) VALUES (?, ?)
+            ON CONFLICT(key) DO UPDATE SET value = \(onlyRaising ? "MAX(value, excluded.value)" : "excluded.value")
+            """, arguments: [key, value])
     }
 
     /// The next catalog backup generation, handed out once (a backup by the CLI and one by the
@@ -51,8 +56,7 @@ extension Catalog {
                 SELECT MAX(IFNULL((SELECT value FROM meta WHERE key = 'backupGeneration'), 0),
                            IFNULL((SELECT value FROM meta WHERE key = 'backupReserved'), 0))
                 """) ?? 0
-            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('backupReserved', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                           arguments: [last + 1])
+            try Self.setMeta("backupReserved", last + 1, in: db)
             return UInt64(last + 1)
         }
     }
@@ -60,11 +64,8 @@ extension Catalog {
     /// Records that backup `generation` is stored on the hosts (what `vishwa status` shows).
     public func recordBackup(_ generation: UInt64, at time: Int64) throws(CatalogError) {
         try write(counted: false) { db in
-            for (key, value) in [("backupGeneration", Int64(generation)), ("backupTime", time)] {
-                try db.execute(sql: """
-                    INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)
-                    """, arguments: [key, value])
-            }
+            try Self.setMeta("backupGeneration", Int64(generation), onlyRaising: true, in: db)
+            try Self.setMeta("backupTime", time, onlyRaising: true, in: db)
         }
     }
 

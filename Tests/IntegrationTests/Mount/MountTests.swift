@@ -422,7 +422,17 @@ import Glibc
         #expect(try generation() > before, "no backup within 30 s of a change: \(vault.log.suffix(2000))")
         vault.killDaemon()
         _ = try? vault.shell("fusermount3 -u -z \"$MNT\" 2> /dev/null || true")
-        try vault.mount()
+        // Now an interval no test outlasts: after the backup the first change earns, only the
+        // one at unmount can store b.
+        try vault.mount(options: ["backup_interval=3600"])
+        let afterKill = try generation()
+        #expect(try vault.shell("echo first > \"$MNT/first\"").status == 0)
+        waited = 0
+        while try generation() <= afterKill && waited < 60 {
+            Thread.sleep(forTimeInterval: 0.5)
+            waited += 1
+        }
+        #expect(try generation() > afterKill, "the first change after mounting was not backed up")
         #expect(try vault.shell("echo second > b && cp b \"$MNT/b\"").status == 0)
         vault.unmount()
 
