@@ -1,9 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The codec benchmark's output shape and its memory figures. Rates are not asserted here (the
 /// machine is shared and noisy); they are read from `vishwa bench codec` in release builds.
-@Suite struct BenchTests {
+@Suite(.ownThreads) struct BenchTests {
     @Test func codecBenchmarkReportsEveryFieldAndEncodingAllocatesOnlyTheShards() throws {
         let result = try CLI.run(["bench", "codec", "--json", "--rounds", "1", "--iterations", "1"])
         #expect(result.status == 0, "\(result.stderr)")

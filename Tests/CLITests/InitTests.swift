@@ -1,7 +1,8 @@
 import Foundation
+import TestSupport
 import Testing
 
-@Suite struct InitTests {
+@Suite(.ownThreads) struct InitTests {
     @Test func initPrintsIdentityAndRecoveryCodeOnceAsJSON() throws {
         let scratch = Scratch()
         let home = scratch.path + "/home"
@@ -74,7 +75,7 @@ import Testing
     }
 }
 
-@Suite struct KeyFileErrorTests {
+@Suite(.ownThreads) struct KeyFileErrorTests {
     /// Makes a passphrase vault and returns its home and the passphrase file.
     func vault(_ scratch: Scratch) throws -> (home: String, pass: String) {
         let home = scratch.path + "/home"

@@ -1,7 +1,8 @@
 import Foundation
+import TestSupport
 import Testing
 
-@Suite(.serialized, .timeLimit(.minutes(5))) struct FsckTests {
+@Suite(.ownThreads, .serialized, .timeLimit(.minutes(5))) struct FsckTests {
     /// Delete and corrupt shard files on hosts: fsck finds them (--deep finds the corrupt one too),
     /// --repair rebuilds them, and a second fsck is clean. Exit codes as fsck(8).
     @Test func fsckFindsAndRepairsDeletedAndCorruptShards() throws {
@@ -53,7 +54,7 @@ import Testing
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(5))) struct HostRemovalTests {
+@Suite(.ownThreads, .serialized, .timeLimit(.minutes(5))) struct HostRemovalTests {
     /// A host declared gone (here: killed first) has its shards rebuilt on the others within the
     /// cap before it is forgotten; files stay whole and fsck is clean.
     @Test func removingAHostMovesItsShardsFirst() throws {

@@ -1,7 +1,8 @@
 import Foundation
+import TestSupport
 import Testing
 
-@Suite(.serialized, .timeLimit(.minutes(5))) struct GCTests {
+@Suite(.ownThreads, .serialized, .timeLimit(.minutes(5))) struct GCTests {
     /// Overwrite and remove files, run gc: the hosts keep exactly the shards of live versions,
     /// and every live file still reads bit-exact.
     @Test func gcShrinksStoresToWhatLiveVersionsNeed() throws {

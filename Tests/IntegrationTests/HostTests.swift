@@ -1,12 +1,13 @@
 import Foundation
 import NIOCore
+import TestSupport
 import Testing
 import VishwaCore
 import VishwaTransport
 import VishwaWire
 
 /// `vishwa-shard` as a real process on 127.0.0.1, driven by the `vishwa` CLI and the client library.
-@Suite(.timeLimit(.minutes(3))) struct HostTests {
+@Suite(.ownThreads, .timeLimit(.minutes(3))) struct HostTests {
     @Test func pairsListsHostsAndRefusesAReusedCode() throws {
         let scratch = Scratch("pair")
         let host = try ShardHostProcess(in: scratch, name: "h1")

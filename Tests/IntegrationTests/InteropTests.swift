@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import TestSupport
 import Testing
 import VishwaCore
 import VishwaCrypto
@@ -18,7 +19,7 @@ import Glibc
 ///
 /// Serialized: each test runs a daemon and a Python process, and the hostile cases time how long
 /// the host takes to hang up, which two cores shared with other suites would blur.
-@Suite(.serialized)
+@Suite(.ownThreads, .serialized)
 struct InteropTests {
     /// Each hostile scenario, and the reason the host must log when it closes the connection
     /// (wire.md §1 and §3: "closes the connection with one log line"). A half-closed stream

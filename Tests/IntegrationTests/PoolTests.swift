@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 import VishwaCore
 import VishwaTransport
@@ -8,7 +9,7 @@ import VishwaWire
 
 /// The client side against real hosts: one pooled connection per host, reconnection after a
 /// restart, and hedged reads that take the first k good shards.
-@Suite(.timeLimit(.minutes(3))) struct PoolTests {
+@Suite(.ownThreads, .timeLimit(.minutes(3))) struct PoolTests {
     /// Three hosts paired with one device, and the pool that reaches them.
     struct Fleet {
         let hosts: [ShardHostProcess]

@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite(.serialized, .timeLimit(.minutes(10))) struct RecoveryTests {
+@Suite(.ownThreads, .serialized, .timeLimit(.minutes(10))) struct RecoveryTests {
     @Test func aDeletedHomeIsRebuiltFromTheRecoveryCodeAndOneHost() throws {
         let scratch = Scratch("recover")
         let home = scratch.path + "/home"

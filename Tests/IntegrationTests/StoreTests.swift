@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -6,7 +7,7 @@ import Glibc
 #endif
 
 /// Five real hosts, the `vishwa` CLI end to end: upload, download, host losses, rot, placement cap.
-@Suite(.serialized, .timeLimit(.minutes(10))) struct StoreTests {
+@Suite(.ownThreads, .serialized, .timeLimit(.minutes(10))) struct StoreTests {
     /// Five hosts paired with one vault.
     final class Cluster: @unchecked Sendable {
         let scratch = Scratch("store")

@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 import VishwaCore
 @testable import VishwaShardStore
 
 /// Fills a 2 MiB tmpfs (tests run as root) and checks that a full disk is a clear `.diskFull`,
 /// leaves nothing behind and does not disturb what is stored.
-@Suite(.serialized) struct DiskFullTests {
+@Suite(.ownThreads, .serialized) struct DiskFullTests {
     /// Mounts a 2 MiB tmpfs at `<temp>/small` for `body` and always unmounts it.
     func withSmallFileSystem(_ body: (String) throws -> Void) throws {
         try withTemporaryDirectory { dir in

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 /// End-to-end tests through a real mount: ordinary tools against `vishwafs`, with hosts as real
 /// processes on 127.0.0.1 (issue 5). Serialized: each starts five hosts and a daemon, and two
 /// cores do not gain from running them side by side.
-@Suite(.serialized) struct MountTests {
+@Suite(.ownThreads, .serialized) struct MountTests {
     /// The POSIX behaviours cp, rsync, git, editors and players rely on (posix_checks.py; it also
     /// passes on tmpfs). Differences by design: names must be UTF-8 (EILSEQ otherwise), FIFOs and
     /// device nodes are refused (EPERM), and st_blocks counts a sparse file's holes.
@@ -494,7 +495,7 @@ import Glibc
 }
 
 /// Mistakes at mount time get one line that says what is wrong, and no mount.
-@Suite struct MountRefusalTests {
+@Suite(.ownThreads) struct MountRefusalTests {
     @Test func refusesBadMountpointsAndMissingOrLockedVaults() throws {
         let scratch = Scratch("mnt-refuse")
         let home = try makeVault(in: scratch)
