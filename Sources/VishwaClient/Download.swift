@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import VishwaCatalog
 import VishwaCodec
 import VishwaCore
@@ -85,24 +86,11 @@ public struct Reader: Sendable {
         let locations = plan.compactMap { index, bytes in located(index).map { ($0, bytes) } }
         if locations.count == plan.count {
             do {
-                // Each shard's bytes are decrypted by the task that fetched them, as they arrive:
-                // a long range spreads over the cores instead of waiting for every shard.
-                let piece = parameters.pieceLength(forChunkLength: chunk.length)
-                return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
-                    for (location, bytes) in locations {
-                        let covered = max(range.lowerBound, location.index * piece)..<min(range.upperBound, (location.index + 1) * piece)
-                        group.addTask {
-                            let part = try await fetchPart(location, bytes)
-                            let plain = try codec.decodeRange(offset: covered.lowerBound, length: covered.count, from: [part],
-                                                              context: context, key: key)
-                            return (covered.lowerBound - range.lowerBound, plain)
-                        }
-                    }
-                    if locations.count == 1, let (_, plain) = try await group.next() { return plain }
-                    var out = [UInt8](repeating: 0, count: range.count)
-                    for try await (at, plain) in group { out.replaceSubrange(at..<at + plain.count, with: plain) }
-                    return out
+                let parts = try await withThrowingTaskGroup(of: ShardPart<ByteBuffer>.self) { group in
+                    for (location, bytes) in locations { group.addTask { try await fetchPart(location, bytes) } }
+                    return try await group.reduce(into: []) { $0.append($1) }
                 }
+                return try Self.decode(range, of: chunk, from: parts, codec: codec, context: context, key: key)
             } catch {
                 // Routine while a host is down (every such read comes here): not worth a warning each time.
                 session.logger.debug("chunk \(chunk.position) of \(file.path): \(error); rebuilding the range from any \(chunk.k) shards")
@@ -118,6 +106,34 @@ public struct Reader: Sendable {
         }
         let whole = try await self.chunk(chunk, of: file, key: key, hosts: hosts)
         return Array(whole[range])
+    }
+
+    /// Decrypts bytes `range` of a chunk from the parts of the data shards that cover it, straight
+    /// into the array returned; the pieces of two or more shards on the cores at once.
+    private static func decode(_ range: Range<Int>, of chunk: ChunkRecord, from parts: [ShardPart<ByteBuffer>],
+                               codec: ShardCodec, context: ShardContext, key: SecretBytes) throws -> [UInt8] {
+        let piece = codec.parameters.pieceLength(forChunkLength: chunk.length)
+        let pieces = codec.dataShards(coveringOffset: range.lowerBound, length: range.count, chunkLength: chunk.length)
+        let failures = Mutex<[CodecError]>([])
+        let plain = [UInt8](unsafeUninitializedCapacity: range.count) { out, initialized in
+            // One piece per iteration; each writes only its own bytes of `output`, and all are done
+            // before the array is: sharing the pointer is safe.
+            nonisolated(unsafe) let output = UnsafeMutableRawBufferPointer(out)
+            DispatchQueue.concurrentPerform(iterations: pieces.count) { i in
+                let index = pieces.lowerBound + i
+                let covered = max(range.lowerBound, index * piece)..<min(range.upperBound, (index + 1) * piece)
+                let at = covered.lowerBound - range.lowerBound
+                do throws(CodecError) {
+                    try codec.decodeRange(offset: covered.lowerBound, length: covered.count, from: parts, context: context,
+                                          key: key, into: UnsafeMutableRawBufferPointer(rebasing: output[at..<at + covered.count]))
+                } catch {
+                    failures.withLock { $0.append(error) }
+                }
+            }
+            initialized = range.count
+        }
+        if let failure = failures.withLock({ $0.first }) { throw failure }
+        return plain
     }
 
     /// Bytes `bytes` and the header of one shard, asked at once (two requests on its host's

@@ -106,10 +106,31 @@ extension ShardCodec {
     public func decodeRange<Bytes: ShardBytes>(
         offset: Int, length: Int, from parts: [ShardPart<Bytes>], context: ShardContext, key: SecretBytes
     ) throws(CodecError) -> [UInt8] {
+        var failure: CodecError?
+        let result = [UInt8](unsafeUninitializedCapacity: max(length, 0)) { out, initialized in
+            do throws(CodecError) {
+                try decodeRange(offset: offset, length: length, from: parts, context: context, key: key,
+                                into: UnsafeMutableRawBufferPointer(out))
+                initialized = length
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return result
+    }
+
+    /// `decodeRange(offset:length:from:context:key:)` into `output` (at least `length` bytes), so
+    /// a reader can put the bytes of several shards, or of several chunks, where they belong in
+    /// one buffer instead of copying each into place.
+    public func decodeRange<Bytes: ShardBytes>(
+        offset: Int, length: Int, from parts: [ShardPart<Bytes>], context: ShardContext, key: SecretBytes,
+        into output: UnsafeMutableRawBufferPointer
+    ) throws(CodecError) {
         guard offset >= 0, length >= 0, offset + length <= context.chunkLength else {
             throw .rangeOutOfBounds(offset: offset, length: length, chunkLength: context.chunkLength)
         }
-        let piece = parameters.pieceLength(forChunkLength: context.chunkLength)
+        precondition(output.count >= length, "decodeRange: output smaller than the range")
         let needed = dataShards(coveringOffset: offset, length: length, chunkLength: context.chunkLength)
         var byIndex: [Int: [Int]] = [:]
         for position in parts.indices {
@@ -117,33 +138,74 @@ extension ShardCodec {
                 byIndex[index, default: []].append(position)
             }
         }
-        var failure: CodecError?
-        let result = [UInt8](unsafeUninitializedCapacity: length) { out, initialized in
-            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(piece, 1), alignment: 64)
-            defer { scratch.deallocate() }
-            for (index, bytes, at) in coveredPieces(offset: offset, length: length, chunkLength: context.chunkLength) {
-                var lastReason: ShardRejection.Reason?
-                var opened: Int?
-                for position in byIndex[index] ?? [] where opened == nil {
-                    switch parts[position].open(self, piece: bytes, into: scratch, context: context, key: key) {
-                    case .success(let at) where at.index == index: opened = at.start
-                    case .success: lastReason = .wrongContext
-                    case .failure(let reason): lastReason = reason
-                    }
+        var scratch = SegmentScratch()
+        defer { scratch.free() }
+        for (index, bytes, at) in coveredPieces(offset: offset, length: length, chunkLength: context.chunkLength) {
+            var lastReason: ShardRejection.Reason?
+            var opened = false
+            for position in byIndex[index] ?? [] where !opened {
+                switch openExactly(parts[position], piece: bytes, into: output.baseAddress! + at, scratch: &scratch,
+                                   context: context, key: key) {
+                case .success(let claimed) where claimed == index: opened = true
+                case .success: lastReason = .wrongContext
+                case .failure(let reason): lastReason = reason
                 }
-                guard let scratchStart = opened else {
-                    failure = .dataShardUnavailable(index: index, reason: lastReason)
-                    return
-                }
-                // Copy the overlap of this piece with the requested range.
-                (UnsafeMutableRawPointer(out.baseAddress!) + at).copyMemory(from: scratch + (bytes.lowerBound - scratchStart),
-                                                                          byteCount: bytes.count)
             }
-            initialized = length
+            guard opened else { throw .dataShardUnavailable(index: index, reason: lastReason) }
         }
-        if let failure { throw failure }
-        return result
     }
+
+    /// Decrypts exactly piece bytes `range` of one shard part into `output`: runs of whole
+    /// segments straight into place, a segment wanted only in part (at either end) through
+    /// `scratch`. Returns the index the shard claims.
+    private func openExactly<Bytes: ShardBytes>(
+        _ part: ShardPart<Bytes>, piece range: Range<Int>, into output: UnsafeMutableRawPointer,
+        scratch: inout SegmentScratch, context: ShardContext, key: SecretBytes
+    ) -> Result<Int, ShardRejection.Reason> {
+        guard let version = part.header.withUnsafeBytes({ ShardHeader(parsing: $0)?.formatVersion }) else {
+            return .failure(.malformed)
+        }
+        let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: context.chunkLength), version: version)
+        let segments = layout.segments(covering: range)
+        var index = -1
+        var s = segments.lowerBound
+        while s < segments.upperBound {
+            let plain = layout.plaintext(s)
+            let whole = plain.lowerBound >= range.lowerBound && plain.upperBound <= range.upperBound
+            var end = s + 1
+            while whole && end < segments.upperBound && layout.plaintext(end).upperBound <= range.upperBound { end += 1 }
+            let span = plain.lowerBound..<layout.plaintext(end - 1).upperBound
+            let target = whole ? output + (span.lowerBound - range.lowerBound) : scratch.pointer(count: span.count)
+            switch part.open(self, piece: span, into: target, context: context, key: key) {
+            case .success(let opened) where opened.start == span.lowerBound: index = opened.index
+            case .success: return .failure(.malformed)
+            case .failure(let reason): return .failure(reason)
+            }
+            if !whole {
+                let wanted = span.clamped(to: range)
+                (output + (wanted.lowerBound - range.lowerBound)).copyMemory(from: target + (wanted.lowerBound - span.lowerBound),
+                                                                             byteCount: wanted.count)
+            }
+            s = end
+        }
+        return .success(index)
+    }
+}
+
+/// Room for one segment's plaintext, allocated when first needed and grown if a segment is larger.
+struct SegmentScratch {
+    private var base: UnsafeMutableRawPointer?
+    private var capacity = 0
+
+    mutating func pointer(count: Int) -> UnsafeMutableRawPointer {
+        if let base, capacity >= count { return base }
+        base?.deallocate()
+        capacity = max(count, 1)
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        return base!
+    }
+
+    func free() { base?.deallocate() }
 }
 
 extension ShardCodec {

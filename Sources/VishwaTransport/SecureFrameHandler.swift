@@ -128,8 +128,13 @@ final class SecureFrameHandler: ChannelDuplexHandler {
                 case .incomplete: break
                 case .failed: return
                 case .record(let message, let clear):
-                    plain.reserveCapacity(minimumWritableBytes: message.readableBytes + clear.readableBytes)
                     guard decrypt(message, ad: clear, transport: transport, context: context) else { return }
+                    if let frame = takeFrame(endingWith: clear) {
+                        context.fireChannelRead(Self.wrapInboundOut(frame))
+                        if case .failed = state { return }
+                        continue
+                    }
+                    plain.reserveCapacity(minimumWritableBytes: clear.readableBytes)
                     plain.writeImmutableBuffer(clear)
                     deliverFrames(context: context)
                     continue
@@ -180,6 +185,30 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         raw.moveReaderIndex(forwardBy: Self.clearRecordHeader)
         let message = raw.readSlice(length: Int(messageLength))!
         return .record(message: message, clear: raw.readSlice(length: Int(clearLength))!)
+    }
+
+    /// The frame a clear record completes, when `plain` holds just its header and arguments (a
+    /// shard in a put or in a response, the common case): its body is then the clear bytes as
+    /// received, not copied, and the arguments its prefix. What follows the record in `raw` moves
+    /// to a buffer of its own, so appending to `raw` never copies a body the layers above still
+    /// hold. Nil when the record is anything else.
+    private func takeFrame(endingWith clear: ByteBuffer) -> Frame? {
+        let start = plain.readerIndex
+        let prefixLength = plain.readableBytes - Frame.headerLength
+        guard prefixLength >= 0,
+              plain.getInteger(at: start, as: UInt32.self) == UInt32(5 + prefixLength + clear.readableBytes),
+              let id = plain.getInteger(at: start + 4, as: UInt32.self),
+              let code = plain.getInteger(at: start + 8, as: UInt8.self) else { return nil }
+        var prefix: ByteBuffer?
+        if prefixLength > 0 {
+            prefix = ByteBufferAllocator().buffer(capacity: prefixLength)
+            prefix!.writeImmutableBuffer(plain.getSlice(at: start + Frame.headerLength, length: prefixLength)!)
+        }
+        plain.clear()
+        var rest = ByteBufferAllocator().buffer(capacity: raw.readableBytes)
+        rest.writeBuffer(&raw)
+        raw = rest
+        return Frame(id: id, code: code, body: clear, bodyPrefix: prefix)
     }
 
     /// `u16 0`, `u32` clear length, `u16` message length.

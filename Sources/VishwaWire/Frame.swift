@@ -19,7 +19,8 @@ public struct Frame: Sendable, Equatable {
     public var code: UInt8
     public var body: ByteBuffer
     /// Bytes sent before `body` as part of it, so a large payload (a shard) goes out without being
-    /// copied behind its small arguments first. Decoded frames never have one.
+    /// copied behind its small arguments first. A received frame has one when its body came as a
+    /// clear record (docs/wire.md §1.1): the arguments, with the payload as received in `body`.
     public var bodyPrefix: ByteBuffer?
     /// The body is already sealed by the vault (shard bytes: ciphertext under keys no host has), so
     /// the transport may carry it authenticated but not encrypted a second time (docs/wire.md §1.1).

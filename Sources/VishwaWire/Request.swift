@@ -79,6 +79,11 @@ public enum Request: Sendable, Equatable {
     /// exactly (trailing bytes included): the caller closes the connection.
     public init(frame: Frame) throws(WireError) {
         guard let operation = Operation(rawValue: frame.code) else { throw .unknownOperation(frame.code) }
+        // A put whose prefix is just its shard id keeps the shard as received, not joined behind it.
+        if operation == .put, var prefix = frame.bodyPrefix, prefix.readableBytes == 16, let id = prefix.readShardID() {
+            self = .put(id: id, data: frame.body)
+            return
+        }
         var body = frame.wholeBody
         let name = operation.description
         func fail(_ reason: String) -> WireError { .malformedBody(operation: name, reason: reason) }

@@ -106,6 +106,37 @@ import VishwaCrypto
         #expect(codec.dataShards(coveringOffset: size - 1, length: 1, chunkLength: size) == 5..<6)
     }
 
+    /// Decoding into a caller's buffer writes exactly the range's bytes there (whole segments in
+    /// place, partial ones through scratch) and nothing around them; a part whose last segment
+    /// fails authentication gives way to another copy of the same shard.
+    @Test func rangeIntoABufferWritesOnlyItsBytes() throws {
+        let size = (4 << 20) - 3
+        let (chunk, codec, ctx, shards) = try encodedRandomChunk(size: size, seed: 7)
+        var rng = SeededGenerator(state: 8)
+        for _ in 0..<40 {
+            let offset = Int.random(in: 0..<size, using: &rng)
+            let length = Int.random(in: 1...min(size - offset, 1 << 20), using: &rng)
+            let parts = codec.fetchPlan(offset: offset, length: length, chunkLength: size).map { index, range in part(shards[index], range) }
+            var buffer = [UInt8](repeating: 0xA5, count: length + 64)
+            try buffer.withUnsafeMutableBytes { raw in
+                try codec.decodeRange(offset: offset, length: length, from: parts, context: ctx, key: testKey,
+                                      into: UnsafeMutableRawBufferPointer(rebasing: raw[32..<32 + length]))
+            }
+            #expect(buffer[32..<32 + length].elementsEqual(chunk[offset..<offset + length]))
+            #expect(buffer[..<32].allSatisfy { $0 == 0xA5 } && buffer[(32 + length)...].allSatisfy { $0 == 0xA5 })
+        }
+        // The last byte of the first covering shard's part flipped: a tag fails, and the good copy is used.
+        let plan = codec.fetchPlan(offset: 1000, length: 300_000, chunkLength: size)
+        var bad = Array(shards[plan[0].index])
+        bad[plan[0].bytes.upperBound - 1] ^= 1
+        let parts = [part(bad, plan[0].bytes)] + plan.map { index, range in part(shards[index], range) }
+        #expect(try codec.decodeRange(offset: 1000, length: 300_000, from: parts, context: ctx, key: testKey)
+            == Array(chunk[1000..<301_000]))
+        #expect(throws: CodecError.self) {
+            try codec.decodeRange(offset: 1000, length: 300_000, from: [parts[0]], context: ctx, key: testKey)
+        }
+    }
+
     /// With covering data shards lost, the same segments of any k shards rebuild a range: only
     /// those segments are fetched, never the whole chunk.
     @Test func rangesRebuildFromTheSameSegmentsOfAnyKShards() throws {
