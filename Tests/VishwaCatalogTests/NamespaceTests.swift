@@ -187,6 +187,18 @@ struct NamespaceTests {
         try catalog.addPending([(orphan, host)])
         try catalog.abandonPending()
         #expect(Set(try catalog.garbage(olderThan: 0).map(\.shardID)) == [shard.shardID, orphan])
+        // Unlinking a file's last name frees its versions' shards (a file without versions has none).
+        let other = try catalog.create(parent: Self.root, name: "g", kind: .file, creator: Self.me)
+        let number = try catalog.reserveVersion(other.id)
+        let kept = ShardRecord(index: 0, shardID: [UInt8](repeating: 3, count: 16), hostID: host)
+        let otherChunk = ChunkRecord(position: 0, fileID: other.fileID, encodedVersion: number, index: 0, length: 10, k: 1, m: 0,
+                                     shards: [kept])
+        let otherVersion = NewVersion(size: 10, chunkSize: 4 << 20, k: 1, m: 0, wrappedKey: [1], chunks: [otherChunk],
+                                      degraded: false)
+        _ = try catalog.commitVersion(node: other.id, number: number, version: otherVersion, mtime: 6)
+        try catalog.unlink(parent: Self.root, name: "g", keepIfLast: { _ in false })
+        try catalog.unlink(parent: Self.root, name: "f", keepIfLast: { _ in false })
+        #expect(Set(try catalog.garbage(olderThan: 0).map(\.shardID)) == [shard.shardID, orphan, kept.shardID])
     }
 
     @Test func extendedAttributesAndTags() throws {
