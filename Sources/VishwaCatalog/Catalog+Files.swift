@@ -289,15 +289,20 @@ extension Catalog {
 
     /// Like `collectGarbage(in:)`, for just these chunks: what a change that dropped versions
     /// uses, so its cost follows the file, not the whole catalog.
-    static func collectGarbage(_ chunks: [Int64], in db: Database) throws {
+    /// Returns how many shards it queued.
+    @discardableResult
+    static func collectGarbage(_ chunks: [Int64], in db: Database) throws -> Int {
         let now = now()
+        var queued = 0
         for chunk in chunks {
             guard try !(Bool.fetchOne(cached: db, sql: "SELECT EXISTS (SELECT 1 FROM version_chunk WHERE chunk = ?)",
                                       arguments: [chunk]) ?? true) else { continue }
             try db.run(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) SELECT shardID, host, ? FROM shard WHERE chunk = ?",
                        arguments: [now, chunk])
+            queued += db.changesCount
             try db.run(sql: "DELETE FROM chunk WHERE id = ?", arguments: [chunk])
         }
+        return queued
     }
 
     /// Moves the shards of chunks that no version references to the garbage queue, then drops those chunks.
@@ -393,8 +398,8 @@ extension Catalog {
         }
     }
 
-    /// Removes a file's name; when it was the last name, the file and its versions go, and its
-    /// shards join the garbage queue. Returns how many shards were queued.
+    /// Removes a file with every name it has (the CLI's `rm`): its versions go, and the shards of
+    /// chunks no other version shares join the garbage queue. Returns how many shards were queued.
     @discardableResult
     public func removeFile(node: Int64) throws(CatalogError) -> Int {
         try write { db in
@@ -402,13 +407,13 @@ extension Catalog {
                 throw CatalogError.notFound("file \(node)")
             }
             guard kind == "file" || kind == "symlink" else { throw CatalogError.conflict("node \(node) is a folder") }
-            let before = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM garbage") ?? 0
             let now = Self.now()
             try db.execute(sql: "UPDATE node SET mtime = ?, ctime = ? WHERE id IN (SELECT parent FROM entry WHERE node = ?)",
                            arguments: [now, now, node])
+            // Just this file's chunks are checked, not the whole catalog's.
+            let chunks = try Self.chunks(ofNode: node, in: db)
             try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [node])
-            try Self.collectGarbage(in: db)
-            return (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM garbage") ?? 0) - before
+            return try Self.collectGarbage(chunks, in: db)
         }
     }
 

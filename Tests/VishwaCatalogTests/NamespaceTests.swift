@@ -199,6 +199,17 @@ struct NamespaceTests {
         try catalog.unlink(parent: Self.root, name: "g", keepIfLast: { _ in false })
         try catalog.unlink(parent: Self.root, name: "f", keepIfLast: { _ in false })
         #expect(Set(try catalog.garbage(olderThan: 0).map(\.shardID)) == [shard.shardID, orphan, kept.shardID])
+        // The CLI's rm says how many shards it queued: those of this file only.
+        let third = try catalog.create(parent: Self.root, name: "h", kind: .file, creator: Self.me)
+        let thirdNumber = try catalog.reserveVersion(third.id)
+        let pair = [4, 5].map { ShardRecord(index: $0 - 4, shardID: [UInt8](repeating: UInt8($0), count: 16), hostID: host) }
+        let thirdChunk = ChunkRecord(position: 0, fileID: third.fileID, encodedVersion: thirdNumber, index: 0, length: 10, k: 1,
+                                     m: 1, shards: pair)
+        let thirdVersion = NewVersion(size: 10, chunkSize: 4 << 20, k: 1, m: 1, wrappedKey: [1], chunks: [thirdChunk],
+                                      degraded: false)
+        _ = try catalog.commitVersion(node: third.id, number: thirdNumber, version: thirdVersion, mtime: 7)
+        #expect(try catalog.removeFile(node: third.id) == 2)
+        #expect(try catalog.garbage(olderThan: 0).count == 5)
     }
 
     @Test func extendedAttributesAndTags() throws {
