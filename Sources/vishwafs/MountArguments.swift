@@ -49,8 +49,9 @@ struct MountArguments {
           -o heal_interval=S    seconds between self-healing passes (default 600; 0: off)
           -o heal_grace=S       seconds a file stays degraded before it is repaired (default 900)
           -o heal_rate=SIZE     rebuilding pace per second (default 20M; 0: unbounded)
-          -o backup_interval=S  back the catalog up to the hosts at most this often while it
-                                changes (default 60), and at unmount
+          -o backup_interval=S  back the catalog up to the hosts when changes pause, at most
+                                this often, and this often while they go on (default 60);
+                                and at unmount
           -o nonempty           mount over a folder that is not empty
           -o home=H, -o passphrase_file=F   as the flags, for /etc/fstab
         Other -o options go to libfuse. Unmount with 'fusermount3 -u MOUNTPOINT' (or SIGTERM):
