@@ -305,6 +305,16 @@ extension Catalog {
         return queued
     }
 
+    /// Deletes `node` (never the root) with its versions, and queues the shards of the chunks no
+    /// other version shares: only this node's chunks are checked, not the whole catalog's.
+    /// `hasVersions: false` (known to the caller) skips looking for chunks. Returns the shards queued.
+    @discardableResult
+    static func deleteNode(_ node: Int64, hasVersions: Bool? = nil, in db: Database) throws -> Int {
+        let chunks = hasVersions == false ? [] : try chunks(ofNode: node, in: db)
+        try db.run(sql: "DELETE FROM node WHERE id = ? AND id != ?", arguments: [node, rootNode])
+        return try collectGarbage(chunks, in: db)
+    }
+
     /// Moves the shards of chunks that no version references to the garbage queue, then drops those chunks.
     static func collectGarbage(in db: Database) throws {
         try db.run(sql: """
@@ -410,10 +420,7 @@ extension Catalog {
             let now = Self.now()
             try db.execute(sql: "UPDATE node SET mtime = ?, ctime = ? WHERE id IN (SELECT parent FROM entry WHERE node = ?)",
                            arguments: [now, now, node])
-            // Just this file's chunks are checked, not the whole catalog's.
-            let chunks = try Self.chunks(ofNode: node, in: db)
-            try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [node])
-            return try Self.collectGarbage(chunks, in: db)
+            return try Self.deleteNode(node, in: db)
         }
     }
 

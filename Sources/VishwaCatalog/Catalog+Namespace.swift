@@ -275,9 +275,7 @@ extension Catalog {
     public func removeOrphan(_ node: Int64) throws(CatalogError) {
         try write { db in
             guard try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) == 0 else { return }
-            let chunks = try Self.chunks(ofNode: node, in: db)
-            try db.run(sql: "DELETE FROM node WHERE id = ? AND id != ?", arguments: [node, Self.rootNode])
-            try Self.collectGarbage(chunks, in: db)
+            try Self.deleteNode(node, in: db)
         }
     }
 
@@ -419,9 +417,7 @@ extension Catalog {
         let remaining = try known.map { $0.names - 1 }
             ?? Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM entry WHERE node = ?", arguments: [node]) ?? 0
         if remaining == 0 && !(keepIfLast && !isDirectory) {
-            let chunks = known?.hasVersions == false ? [] : try Self.chunks(ofNode: node, in: db)
-            try db.run(sql: "DELETE FROM node WHERE id = ?", arguments: [node])
-            try collectGarbage(chunks, in: db)
+            try deleteNode(node, hasVersions: known?.hasVersions, in: db)
         } else {
             try db.run(sql: "UPDATE node SET nlink = ?, ctime = ? WHERE id = ?",
                            arguments: [isDirectory ? 0 : remaining, now, node])
