@@ -144,6 +144,16 @@ extension Catalog {
                 END;
                 """)
         }
+        migrator.registerMigration("v5-partial-version-index") { db in
+            try db.execute(sql: """
+                -- Only versioned nodes in the index: folders, symlinks and files not yet written
+                -- (every node as it is created) added a NULL to the middle of it, a page split
+                -- now and then and one more page in every create's commit. Deleting a version
+                -- still finds its node here: `currentVersion = ?` implies IS NOT NULL.
+                DROP INDEX node_current_version;
+                CREATE INDEX node_current_version ON node(currentVersion) WHERE currentVersion IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }
