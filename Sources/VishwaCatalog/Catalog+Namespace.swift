@@ -100,24 +100,23 @@ extension Catalog {
 
     static let directoryAndEntryColumns = columns(of: "p") + ", " + attributeColumns
 
-    /// The attributes in a row that holds `attributeColumns` from column `first` on. By position,
-    /// not name: a name lookup costs a case-insensitive search per column, and listings and
-    /// lookups decode thousands of rows.
-    static func attributes(_ row: Row, from first: Int = 0) -> NodeAttributes {
-        NodeAttributes(id: row[first], kind: NodeKind(rawValue: row[first + 1]) ?? .file,
-                       permissions: UInt32(truncatingIfNeeded: (row[first + 2] as Int64) & 0o7777),
-                       uid: UInt32(truncatingIfNeeded: row[first + 3] as Int64),
-                       gid: UInt32(truncatingIfNeeded: row[first + 4] as Int64),
-                       size: row[first + 5], atime: row[first + 6], mtime: row[first + 7], ctime: row[first + 8],
-                       nlink: row[first + 9], version: UInt64(row[first + 11] as Int64),
-                       fileID: [UInt8]((row[first + 10] as Data?) ?? Data()))
+    /// The attributes in a row that holds `attributeColumns` from column `first` on, read by
+    /// position (listings and lookups decode thousands of rows).
+    static func attributes(_ row: Columns, from first: Int = 0) -> NodeAttributes {
+        NodeAttributes(id: row.int(first), kind: NodeKind(rawValue: row.text(first + 1)) ?? .file,
+                       permissions: UInt32(truncatingIfNeeded: row.int(first + 2) & 0o7777),
+                       uid: UInt32(truncatingIfNeeded: row.int(first + 3)), gid: UInt32(truncatingIfNeeded: row.int(first + 4)),
+                       size: Int(row.int(first + 5)), atime: row.int(first + 6), mtime: row.int(first + 7),
+                       ctime: row.int(first + 8), nlink: Int(row.int(first + 9)), version: UInt64(row.int(first + 11)),
+                       fileID: row.bytes(first + 10))
     }
 
     static func attributes(of node: Int64, in db: Database) throws -> NodeAttributes {
-        guard let row = try Row.fetchOne(cached: db, sql: "SELECT \(attributeColumns) FROM node n WHERE n.id = ?", arguments: [node]) else {
+        guard let attributes = try db.rows(cached: "SELECT \(attributeColumns) FROM node n WHERE n.id = ?", arguments: [node],
+                                           { Self.attributes($0) }).first else {
             throw CatalogError.namespace(.gone)
         }
-        return attributes(row)
+        return attributes
     }
 
     public func attributes(of node: Int64) throws(CatalogError) -> NodeAttributes {
@@ -137,12 +136,14 @@ extension Catalog {
     /// from a parent that is not a directory, and its mode whether the caller may search it.
     public func entry(in parent: Int64, named name: String) throws(CatalogError) -> (directory: NodeAttributes, node: NodeAttributes?) {
         try quickRead { db in
-            guard let row = try Row.fetchOne(cached: db, sql: """
+            let found = try db.rows(cached: """
                 SELECT \(Self.directoryAndEntryColumns) FROM node p
                 LEFT JOIN entry e ON e.parent = p.id AND e.name = ? LEFT JOIN node n ON n.id = e.node WHERE p.id = ?
-                """, arguments: [name, parent]) else { throw CatalogError.namespace(.gone) }
-            let found = (row[Self.columnCount] as Int64?) != nil
-            return (Self.attributes(row), found ? Self.attributes(row, from: Self.columnCount) : nil)
+                """, arguments: [name, parent]) { row in
+                (Self.attributes(row), row.isNull(Self.columnCount) ? nil : Self.attributes(row, from: Self.columnCount))
+            }
+            guard let found = found.first else { throw CatalogError.namespace(.gone) }
+            return found
         }
     }
 
@@ -151,9 +152,9 @@ extension Catalog {
     public func entries(of parent: Int64) throws(CatalogError) -> [NamedNode] {
         try read { db in
             try Self.requireDirectory(parent, in: db)
-            return try Row.fetchAll(cached: db, sql: """
+            return try db.rows(cached: """
                 SELECT e.name, \(Self.attributeColumns) FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? ORDER BY e.name
-                """, arguments: [parent]).map { NamedNode(name: $0[0], attributes: Self.attributes($0, from: 1)) }
+                """, arguments: [parent]) { NamedNode(name: $0.text(0), attributes: Self.attributes($0, from: 1)) }
         }
     }
 
@@ -248,16 +249,16 @@ extension Catalog {
         try write { db in
             // What dropEntry would ask next (how many names, whether there are versions to free),
             // asked in the same statement: removing many files is a common load.
-            guard let row = try Row.fetchOne(cached: db, sql: """
+            guard let row = try db.rows(cached: """
                 SELECT e.node, n.kind, (SELECT COUNT(*) FROM entry x WHERE x.node = e.node),
                        EXISTS (SELECT 1 FROM version v WHERE v.node = e.node)
                 FROM entry e JOIN node n ON n.id = e.node WHERE e.parent = ? AND e.name = ?
-                """, arguments: [parent, name]) else { throw CatalogError.namespace(.notFound) }
-            let node: Int64 = row[0]
-            guard (row[1] as String) != NodeKind.directory.rawValue else { throw CatalogError.namespace(.isDirectory) }
-            try Self.dropEntry(parent, name, node: node, isDirectory: false, keepIfLast: keepIfLast(node),
-                               known: (names: row[2], hasVersions: row[3]), in: db)
-            return node
+                """, arguments: [parent, name], { (node: $0.int(0), kind: $0.text(1), names: Int($0.int(2)), hasVersions: $0.int(3) != 0) }).first
+            else { throw CatalogError.namespace(.notFound) }
+            guard row.kind != NodeKind.directory.rawValue else { throw CatalogError.namespace(.isDirectory) }
+            try Self.dropEntry(parent, name, node: row.node, isDirectory: false, keepIfLast: keepIfLast(row.node),
+                               known: (names: row.names, hasVersions: row.hasVersions), in: db)
+            return row.node
         }
     }
 
