@@ -28,6 +28,7 @@ extension ShardCodec {
         var rejected: [ShardRejection] = []
         var failure: CodecError?
         let plaintext = [UInt8](unsafeUninitializedCapacity: max(k * piece, 1)) { buffer, initialized in
+            FreshMemory.prepare(UnsafeMutableRawBufferPointer(buffer))
             let out = UnsafeMutableRawPointer(buffer.baseAddress!)
             // Authentic parity pieces are decrypted here; data pieces go straight to their place in `out`.
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(parameters.m * piece, 1), alignment: 64)
