@@ -24,6 +24,10 @@ struct MountArguments {
     var healRate = 20 << 20
     /// The catalog backup on the hosts follows the mount's changes at most this often.
     var backupInterval = 60.0
+    /// How often the shards of removed and overwritten files are deleted from the hosts (0:
+    /// off), and how long they wait in the queue first.
+    var gcInterval = 600.0
+    var gcMinAge = 3600.0
     var options = MountOptions()
     /// Options handed to libfuse as they are (allow_other, auto_unmount, ro, fsname, ...).
     var fuseOptions: [String] = []
@@ -52,6 +56,9 @@ struct MountArguments {
           -o backup_interval=S  back the catalog up to the hosts when changes pause, at most
                                 this often, and this often while they go on (default 60);
                                 and at unmount
+          -o gc_interval=S      seconds between deletions of the shards of removed and
+                                overwritten files from the hosts (default 600; 0: off)
+          -o gc_min_age=S       seconds such shards wait first (default 3600)
           -o nonempty           mount over a folder that is not empty
           -o home=H, -o passphrase_file=F   as the flags, for /etc/fstab
         Other -o options go to libfuse. Unmount with 'fusermount3 -u MOUNTPOINT' (or SIGTERM):
@@ -140,6 +147,11 @@ struct MountArguments {
                     throw .usage("\(key) needs seconds from 0 to 2592000")
                 }
                 if key == "heal_interval" { healInterval = seconds } else { healGrace = seconds }
+            case "gc_interval", "gc_min_age":
+                guard let value, let seconds = Double(value), seconds >= 0, seconds <= 86400 * 30 else {
+                    throw .usage("\(key) needs seconds from 0 to 2592000")
+                }
+                if key == "gc_interval" { gcInterval = seconds } else { gcMinAge = seconds }
             case "backup_interval":
                 guard let value, let seconds = Double(value), seconds >= 1, seconds <= 86400 else {
                     throw .usage("backup_interval needs seconds from 1 to 86400")

@@ -197,6 +197,9 @@ func main() -> Int32 {
                           grace: .milliseconds(Int(parsed.healGrace * 1000)),
                           bytesPerSecond: parsed.healRate > 0 ? parsed.healRate : nil)
     healer.start()
+    let collector = GarbageLoop(session: filesystem.session, logger: logger, interval: .milliseconds(Int(parsed.gcInterval * 1000)),
+                                minAgeSeconds: Int64(parsed.gcMinAge))
+    collector.start()
     let checkpoints = checkpointOften(filesystem.session)
     let backups = BackupLoop(session: filesystem.session, logger: logger, interval: .milliseconds(Int(parsed.backupInterval * 1000)))
     backups.start()
@@ -204,6 +207,7 @@ func main() -> Int32 {
     let status = mount.serve(filesystem)
     monitor.stop()
     healer.stop()
+    collector.stop()
     checkpoints.stop()
     backups.stop()
     blockingWait { await backups.finish() }  // after the open files' last commits

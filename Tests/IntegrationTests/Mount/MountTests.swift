@@ -370,6 +370,37 @@ import Glibc
         #expect(still.status == 0, "\(still.stderr)")
     }
 
+    /// Removed and overwritten files give their hosts' space back with no CLI command: the mount's
+    /// gc loop deletes their shards once queued long enough, and every live file stays whole.
+    @Test func theMountDeletesTheShardsOfRemovedFilesByItself() throws {
+        let vault = try MountedVault(label: "gcloop")
+        try vault.remount(options: ["gc_interval=1", "gc_min_age=0"])
+        let stores = vault.hosts.map { "'\($0.dir)/store/vaults'" }.joined(separator: " ")
+        // 9,000,000 bytes are 3 chunks of 4 MiB, 5,000,000 are 2: live at the end, 3 + 2 chunks of
+        // 10 shards; queued, the 3 + 3 of the removed file and of the replaced version.
+        let made = try vault.shell("""
+            head -c 9000000 /dev/urandom > kept && cp kept "$MNT/kept"
+            head -c 9000000 /dev/urandom > "$MNT/gone"
+            head -c 9000000 /dev/urandom > "$MNT/replaced"
+            head -c 5000000 /dev/urandom > replaced && cp replaced "$MNT/replaced"
+            rm "$MNT/gone"
+            """)
+        #expect(made.status == 0, "\(made.stderr)")
+        func shardFiles() throws -> Int {
+            Int(try vault.shell("find \(stores) -type f | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        var count = try shardFiles()
+        for _ in 0..<60 where count != 50 {
+            Thread.sleep(forTimeInterval: 0.5)
+            count = try shardFiles()
+        }
+        #expect(count == 50, "shard files on the hosts: \(count); log: \(vault.log.suffix(2000))")
+        #expect(try run("vishwa", ["log", "--home", vault.home]).stdout.contains("gc"))
+        try vault.remount()
+        let intact = try vault.shell("cmp kept \"$MNT/kept\" && cmp replaced \"$MNT/replaced\" && [ ! -e \"$MNT/gone\" ]")
+        #expect(intact.status == 0, "\(intact.stderr)")
+    }
+
     /// Repair (the mount's loop and `vishwa fsck --repair`) and gc run while files are written,
     /// overwritten and read through the mount: every file ends bit-exact.
     @Test func repairAndGarbageCollectionBesideReadsAndWritesLoseNothing() throws {
