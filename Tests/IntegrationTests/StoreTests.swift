@@ -91,6 +91,10 @@ import Glibc
         cluster.hosts[1].kill()
         cluster.hosts[3].kill()
         try downloadAll("two-down")
+        // Status names the exposure: every non-empty file keeps shards on the two lost hosts.
+        let status = try cluster.vishwa(["status"])
+        #expect(status.status == 0 && status.stdout.contains("hosts: 3 of 5 online"), "\(status.stdout)\(status.stderr)")
+        #expect(status.stdout.contains("on offline hosts: shards of 4 files"), "\(status.stdout)")
 
         // Rot on disk: flip a byte in 4 shard files on surviving hosts; still bit-exact.
         let survivors = cluster.shardFiles().filter { $0.0 != 1 && $0.0 != 3 }

@@ -59,6 +59,9 @@ struct StatusCommand: AsyncParsableCommand {
         let files: Int
         let bytes: Int
         let degraded_files: [String]
+        /// Files keeping shards on a host that did not answer: readable while k shards of each
+        /// chunk are online, but tolerating fewer further losses until it returns.
+        let files_on_offline_hosts: Int
         let backup_generation: Int64?
         let backup_time: Int64?
     }
@@ -68,8 +71,14 @@ struct StatusCommand: AsyncParsableCommand {
             let report = try await withSession(options) { session -> Report in
                 let hosts = try await session.hostStatuses()
                 let files = try session.catalog.files()
+                let offline = Set(hosts.filter { !$0.online }.map(\.public_key))
+                var exposed = Set<Int64>()
+                for host in try session.catalog.hosts() where offline.contains(Hex.encode(host.publicKey)) {
+                    exposed.formUnion(try session.catalog.filesWithShards(onHost: host.id!))
+                }
                 return Report(hosts: hosts, hosts_online: hosts.filter(\.online).count, files: files.count,
                               bytes: files.map(\.size).reduce(0, +), degraded_files: files.filter(\.degraded).map(\.path),
+                              files_on_offline_hosts: exposed.count,
                               backup_generation: try session.catalog.meta("backupGeneration"),
                               backup_time: try session.catalog.meta("backupTime"))
             }
@@ -82,6 +91,10 @@ struct StatusCommand: AsyncParsableCommand {
             } else {
                 print("degraded: \(report.degraded_files.count) (run 'vishwa verify')")
                 for path in report.degraded_files.prefix(10) { print("  \(path)") }
+            }
+            if report.files_on_offline_hosts > 0 {
+                print("on offline hosts: shards of \(report.files_on_offline_hosts) files (readable while enough hosts are online; "
+                      + "the mount rebuilds them elsewhere if the hosts stay away)")
             }
             if let generation = report.backup_generation, let time = report.backup_time {
                 print("catalog backup: generation \(generation), \(HostList.ago(Int(time)))")
