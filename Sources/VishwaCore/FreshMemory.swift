@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,6 +15,12 @@ public enum FreshMemory {
     /// Only buffers at least this large are worth the two system calls.
     public static let threshold = 1 << 20
 
+    /// Off unless the process maps large allocations on their own (vishwafs turns it on beside
+    /// its mallopt). With glibc's default, buffers come from the heap once the first is freed,
+    /// and advice there would only split the heap's mapping.
+    public static func enable() { enabled.store(true, ordering: .relaxed) }
+    private static let enabled = Atomic<Bool>(false)
+
     private static let hugePage = 2 << 20
     private static let adviseHugePage: Int32 = 14   // MADV_HUGEPAGE
     private static let populateWrite: Int32 = 23    // MADV_POPULATE_WRITE (Linux 5.14)
@@ -20,7 +28,7 @@ public enum FreshMemory {
     /// Maps the pages of `buffer` ahead of writing it. Best effort: any refusal (an older kernel,
     /// memory tight) leaves the pages to fault in as before.
     public static func prepare(_ buffer: UnsafeMutableRawBufferPointer) {
-        guard buffer.count >= threshold, let base = buffer.baseAddress else { return }
+        guard enabled.load(ordering: .relaxed), buffer.count >= threshold, let base = buffer.baseAddress else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = (Int(bitPattern: base) + page - 1) / page * page
         let end = (Int(bitPattern: base) + buffer.count) / page * page

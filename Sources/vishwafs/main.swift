@@ -149,6 +149,8 @@ func main() -> Int32 {
     // (1.5 brk calls and 5 page faults per unlink, each shrink a TLB flush on the other CPU). An
     // arena keeps up to 4 MiB free at its top instead.
     _ = mallopt(-1 /* M_TRIM_THRESHOLD */, 4 << 20)
+    // Chunk buffers are mappings of their own (above): map them ahead, in huge pages.
+    FreshMemory.enable()
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = parsed.debug ? .debug : .info

@@ -21,6 +21,7 @@ struct FreshMemoryTests {
         #expect(region != MAP_FAILED)
         defer { munmap(region, length) }
         #expect(Self.residentPages(region, length) == 0)
+        FreshMemory.enable()
         // An unaligned buffer inside, as glibc hands out: the pages it covers whole are mapped.
         let buffer = UnsafeMutableRawBufferPointer(start: region + 100, count: length - 8192)
         FreshMemory.prepare(buffer)
@@ -34,6 +35,7 @@ struct FreshMemoryTests {
         let length = 64 << 10
         let region = try #require(mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
         defer { munmap(region, length) }
+        FreshMemory.enable()
         FreshMemory.prepare(UnsafeMutableRawBufferPointer(start: region, count: length))
         #expect(Self.residentPages(region, length) == 0)
     }
