@@ -175,7 +175,20 @@ public final class FileSystem: Sendable {
 
     public func attributes(of node: Int64) throws(FSError) -> NodeAttributes {
         let catalog = catalog
-        return visible(try now { try catalog.attributes(of: node) })
+        do {
+            let attributes = try now { try catalog.attributes(of: node) }
+            loadedFile(node)?.lastKnown.withLock { $0 = attributes }
+            return visible(attributes)
+        } catch .stale {
+            // Removed by another process while open here: like a file unlinked while open, it
+            // stays readable, nameless, until its last close (its shards wait in the garbage
+            // queue for gc_min_age).
+            guard let file = loadedFile(node), var last = file.lastKnown.withLock({ $0 }) else { throw .stale }
+            last.nlink = 0
+            return visible(last)
+        } catch {
+            throw error
+        }
     }
 
     /// `setattr` of owner, permissions and times: the catalog alone.
@@ -314,6 +327,7 @@ public final class FileSystem: Sendable {
         let attributes = try make(parent: parent, name: name, kind: .file, creator: creator)
         let file = OpenFile(node: attributes.id, file: .empty(node: attributes.id, fileID: attributes.fileID, mtime: attributes.mtime),
                             key: nil, data: data)
+        file.lastKnown.withLock { $0 = attributes }
         files.withLock { $0[attributes.id] = OpenEntry(state: .loaded(file), opens: 1) }
         kernelCached.withLock { $0[attributes.id] = 0 }
         return (attributes, register(Handle(node: attributes.id, file: file, writable: true,
@@ -436,10 +450,14 @@ public final class FileSystem: Sendable {
             let previous = closing.withLock { $0[node] }
             let task = Task<OpenFile, any Error> {
                 await previous?.value
-                let record = try await data.session.blocking { try catalog.file(node: node) }
+                let (record, attributes) = try await data.session.blocking {
+                    (try catalog.file(node: node), try catalog.attributes(of: node))
+                }
                 let key = record.wrappedKey.isEmpty ? nil
                     : try FileKeys.unwrap(record.wrappedKey, fileID: record.fileID, vault: vault)
-                return OpenFile(node: node, file: record, key: key, data: data)
+                let file = OpenFile(node: node, file: record, key: key, data: data)
+                file.lastKnown.withLock { $0 = attributes }
+                return file
             }
             let entry = OpenEntry(state: .loading(task), opens: 1)
             files[node] = entry

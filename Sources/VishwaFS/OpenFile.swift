@@ -46,6 +46,9 @@ actor OpenFile {
     let node: Int64
     let chunkSize: Int
     nonisolated let overlay: Overlay
+    /// The node's attributes as last read from the catalog: what `stat` shows of a file another
+    /// process (the CLI's `rm`) removed while it is open here.
+    nonisolated let lastKnown = Mutex<NodeAttributes?>(nil)
     private let data: DataPath
     /// The file's key; a new file gets one only when it is first written (it lives in locked
     /// memory, which costs system calls to set up: many empty files are created without data).

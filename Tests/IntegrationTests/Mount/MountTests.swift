@@ -370,6 +370,30 @@ import Glibc
         #expect(still.status == 0, "\(still.stderr)")
     }
 
+    /// A file `vishwa rm` removes while it is open in the mount reads on, whole, until it is
+    /// closed (as a file unlinked while open does); then its name is gone.
+    @Test func aFileTheCLIRemovesStaysReadableWhileOpen() throws {
+        let vault = try MountedVault(label: "rmopen")
+        let result = try vault.shell("""
+            head -c 9000000 /dev/urandom > data && cp data "$MNT/data"
+            python3 - <<'PY'
+            import os, subprocess, sys
+            fd = os.open(os.environ["MNT"] + "/data", os.O_RDONLY)
+            os.pread(fd, 4096, 0)
+            subprocess.run([os.environ["BIN"] + "/vishwa", "rm", "/data"], check=True, capture_output=True)
+            got = b"".join(os.pread(fd, 1 << 20, offset) for offset in range(0, 9000000, 1 << 20))
+            if got != open("data", "rb").read():
+                sys.exit("the bytes read after rm differ")
+            if os.fstat(fd).st_nlink != 0:
+                sys.exit("a removed file should show no links")
+            os.close(fd)
+            PY
+            sleep 1.5
+            if [ -e "$MNT/data" ]; then echo "data is still there after its last close" >&2; exit 1; fi
+            """)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)\nlog: \(vault.log.suffix(2000))")
+    }
+
     /// Removed and overwritten files give their hosts' space back with no CLI command: the mount's
     /// gc loop deletes their shards once queued long enough, and every live file stays whole.
     @Test func theMountDeletesTheShardsOfRemovedFilesByItself() throws {
