@@ -54,11 +54,17 @@ extension Catalog {
     /// garbage queue; `isAlive` says whether a pid still runs. Returns how many shards.
     @discardableResult
     public func abandonDeadUploads(isAlive: (Int32) -> Bool) throws(CatalogError) -> Int {
-        try write { db in
-            let owners = try String.fetchAll(cached: db, sql: "SELECT DISTINCT owner FROM pending WHERE owner LIKE 'upload:%'")
+        // Asked first, outside a write: most passes (the mount's gc loop runs one every few
+        // minutes) find nothing, and a write transaction counts as a change, which the mount
+        // then backs up.
+        let owners = try read { db in
+            try String.fetchAll(cached: db, sql: "SELECT DISTINCT owner FROM pending WHERE owner LIKE 'upload:%'")
+        }
+        let dead = owners.filter { owner in Int32(owner.dropFirst("upload:".count)).map { !isAlive($0) } ?? false }
+        guard !dead.isEmpty else { return 0 }
+        return try write { db in
             var abandoned = 0
-            for owner in owners {
-                guard let pid = Int32(owner.dropFirst("upload:".count)), !isAlive(pid) else { continue }
+            for owner in dead {
                 abandoned += try Int.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM pending WHERE owner = ?", arguments: [owner]) ?? 0
                 try Self.abandon(owner: owner, now: Self.now(), in: db)
             }

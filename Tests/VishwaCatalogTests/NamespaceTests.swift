@@ -212,6 +212,24 @@ struct NamespaceTests {
         #expect(try catalog.garbage(olderThan: 0).count == 5)
     }
 
+    /// The mount's background loops (gc every few minutes, host pings every 10 s) are not changes
+    /// the mount backs up when they find nothing new; a dead upload's shards become garbage.
+    @Test func backgroundBookkeepingIsNotAChange() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        let host = try catalog.addHost(HostRecord(address: "127.0.0.1:1", publicKey: [UInt8](repeating: 7, count: 32), addedAt: 0)).record.id!
+        try catalog.addPending([([UInt8](repeating: 1, count: 16), host)], owner: "upload:4242")
+        let before = catalog.changeCount
+        #expect(try catalog.abandonDeadUploads { _ in true } == 0)
+        #expect(catalog.changeCount == before)
+        #expect(try catalog.abandonDeadUploads { $0 != 4242 } == 1)
+        #expect(catalog.changeCount == before + 1)
+        #expect(try catalog.garbage(olderThan: 0).map(\.shardID) == [[UInt8](repeating: 1, count: 16)])
+        // Nor is a host's ping (every 10 s from the mount) a change to back up.
+        try catalog.recordContact(hostID: host, capacityBytes: 100, freeBytes: 50, usedBytes: 50, quotaBytes: nil, at: 1)
+        #expect(catalog.changeCount == before + 1)
+    }
+
     @Test func extendedAttributesAndTags() throws {
         let temp = try TempCatalog()
         let catalog = temp.catalog
