@@ -33,7 +33,7 @@ public final class Catalog: Sendable {
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         // 2 KiB pages, for a catalog made now (SQLite keeps the size a database was made with):
-        // a create or an unlink changes six pages, each written whole to the log at commit.
+        // a create or an unlink changes about five pages, each written whole to the log at commit.
         let pageSize = "PRAGMA page_size = \(Self.pageSize); "
         let pragmas = pageSize + (syncEveryCommit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
         configuration.prepareDatabase { db in

@@ -186,8 +186,6 @@ public final class FileSystem: Sendable {
             guard let file = loadedFile(node), var last = file.lastKnown.withLock({ $0 }) else { throw .stale }
             last.nlink = 0
             return visible(last)
-        } catch {
-            throw error
         }
     }
 

@@ -142,16 +142,16 @@ struct MountArguments {
                     throw .usage("\(key) needs seconds from 0 to 3600")
                 }
                 if key == "attr_timeout" { attributeTimeout = seconds } else { entryTimeout = seconds }
-            case "heal_interval", "heal_grace":
+            case "heal_interval", "heal_grace", "gc_interval", "gc_min_age":
                 guard let value, let seconds = Double(value), seconds >= 0, seconds <= 86400 * 30 else {
                     throw .usage("\(key) needs seconds from 0 to 2592000")
                 }
-                if key == "heal_interval" { healInterval = seconds } else { healGrace = seconds }
-            case "gc_interval", "gc_min_age":
-                guard let value, let seconds = Double(value), seconds >= 0, seconds <= 86400 * 30 else {
-                    throw .usage("\(key) needs seconds from 0 to 2592000")
+                switch key {
+                case "heal_interval": healInterval = seconds
+                case "heal_grace": healGrace = seconds
+                case "gc_interval": gcInterval = seconds
+                default: gcMinAge = seconds
                 }
-                if key == "gc_interval" { gcInterval = seconds } else { gcMinAge = seconds }
             case "backup_interval":
                 guard let value, let seconds = Double(value), seconds >= 1, seconds <= 86400 else {
                     throw .usage("backup_interval needs seconds from 1 to 86400")

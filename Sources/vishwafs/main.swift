@@ -199,9 +199,8 @@ func main() -> Int32 {
                           grace: .milliseconds(Int(parsed.healGrace * 1000)),
                           bytesPerSecond: parsed.healRate > 0 ? parsed.healRate : nil)
     healer.start()
-    let collector = GarbageLoop(session: filesystem.session, logger: logger, interval: .milliseconds(Int(parsed.gcInterval * 1000)),
-                                minAgeSeconds: Int64(parsed.gcMinAge))
-    collector.start()
+    let collector = collectGarbageOften(filesystem.session, every: .milliseconds(Int(parsed.gcInterval * 1000)),
+                                        minAge: Int64(parsed.gcMinAge))
     let checkpoints = checkpointOften(filesystem.session)
     let backups = BackupLoop(session: filesystem.session, logger: logger, interval: .milliseconds(Int(parsed.backupInterval * 1000)))
     backups.start()
@@ -209,7 +208,7 @@ func main() -> Int32 {
     let status = mount.serve(filesystem)
     monitor.stop()
     healer.stop()
-    collector.stop()
+    collector?.stop()
     checkpoints.stop()
     backups.stop()
     blockingWait { await backups.finish() }  // after the open files' last commits
