@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "vishwa-shard",
             dependencies: [
-                "VishwaCore", "VishwaShardHost", "VishwaTransport",
+                "VishwaCore", "VishwaCrypto", "VishwaShardHost", "VishwaTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -222,13 +222,22 @@ public struct PairingRegistry: Sendable {
     /// Every paired device (read without the lock: files are replaced atomically, and a
     /// replacement is a new inode, so the cache sees it).
     public func devices() throws(HostError) -> [Device] {
+        try deviceFile().devices
+    }
+
+    /// Every vault key pinned on this host (read as `devices()` is).
+    public func pinnedVaults() throws(HostError) -> [PinnedVault] {
+        try deviceFile().vaults
+    }
+
+    private func deviceFile() throws(HostError) -> DeviceFile {
         var info = stat()
-        guard stat(devicesPath, &info) == 0 else { return [] }
+        guard stat(devicesPath, &info) == 0 else { return DeviceFile() }
         let identity = [UInt64(info.st_ino), UInt64(info.st_size), UInt64(info.st_mtim.tv_sec), UInt64(info.st_mtim.tv_nsec)]
         if let cached = cache.get(identity) { return cached }
-        let devices = try load(DeviceFile.self, from: devicesPath)?.devices ?? []
-        cache.set(identity, devices)
-        return devices
+        let file = try load(DeviceFile.self, from: devicesPath) ?? DeviceFile()
+        cache.set(identity, file)
+        return file
     }
 
     /// The pairing of `device` with `vault`, if any.
@@ -244,12 +253,9 @@ public struct PairingRegistry: Sendable {
         return entries.compactMap(\.quotaBytes).max()
     }
 
-    /// The key pinned for `vault`, if any (read under the lock, as pairing does).
+    /// The key pinned for `vault`, if any.
     public func pinnedKey(of vault: VaultID) throws(HostError) -> [UInt8]? {
-        try withLock { () throws(HostError) -> [UInt8]? in
-            let file = try load(DeviceFile.self, from: devicesPath) ?? DeviceFile()
-            return file.vaults.first { $0.vaultID == vault.description }.flatMap { Hex.decode($0.vaultKey) }
-        }
+        try pinnedVaults().first { $0.vaultID == vault.description }.flatMap { Hex.decode($0.vaultKey) }
     }
 
     public func invites() throws(HostError) -> [Invite] {
@@ -302,17 +308,17 @@ public struct PairingRegistry: Sendable {
 /// The last devices file read, keyed by what identifies that file's contents.
 final class DeviceCache: @unchecked Sendable {
     private let lock = NSLock()  // guards `entry`
-    private var entry: (identity: [UInt64], devices: [PairingRegistry.Device])?
+    private var entry: (identity: [UInt64], file: PairingRegistry.DeviceFile)?
 
-    func get(_ identity: [UInt64]) -> [PairingRegistry.Device]? {
+    func get(_ identity: [UInt64]) -> PairingRegistry.DeviceFile? {
         lock.lock()
         defer { lock.unlock() }
-        return entry?.identity == identity ? entry?.devices : nil
+        return entry?.identity == identity ? entry?.file : nil
     }
 
-    func set(_ identity: [UInt64], _ devices: [PairingRegistry.Device]) {
+    func set(_ identity: [UInt64], _ file: PairingRegistry.DeviceFile) {
         lock.lock()
         defer { lock.unlock() }
-        entry = (identity, devices)
+        entry = (identity, file)
     }
 }

@@ -14,7 +14,7 @@ struct Revoke: AsyncParsableCommand {
 
     @OptionGroup var options: DirOptions
 
-    @Argument(help: "The device's public key (64 hex digits) or its 16-hex-digit device id, as the daemon logs it.")
+    @Argument(help: "The device's public key (64 hex digits) or its 16-hex-digit device id, as 'vishwa-shard status' and the daemon's log show it.")
     var device: String?
 
     @Option(name: .long, help: "Unpair every device of this vault (32 hex digits) instead.")

@@ -92,10 +92,13 @@ import VishwaWire
         await open.close()
         #expect(await refusal(code, a.keyPair, ClientHello(vaultID: a.vault, intent: .session))?.contains("not paired") == true)
 
-        // By the short device id the daemon logs.
+        // By the short device id that `status` lists.
         let b = TestDevice()
         let (second, _) = try await b.pair(try host.invite())
         await second.close()
+        let status = try run("vishwa-shard", ["status", "--dir", host.dir])
+        #expect(status.stdout.contains("vault \(b.vault): 1 device(s)"), "\(status.stdout)")
+        #expect(status.stdout.contains("\n  device \(KeyFingerprint.short(b.keyPair.publicKey))\n"), "\(status.stdout)")
         let byID = try run("vishwa-shard", ["revoke", "--dir", host.dir, KeyFingerprint.short(b.keyPair.publicKey)])
         #expect(byID.status == 0, "\(byID.stderr)")
         #expect(await refusal(code, b.keyPair, ClientHello(vaultID: b.vault, intent: .session))?.contains("not paired") == true)
