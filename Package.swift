@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "vishwa-shard",
             dependencies: [
-                "VishwaCore", "VishwaShardHost", "VishwaTransport",
+                "VishwaCore", "VishwaCrypto", "VishwaShardHost", "VishwaTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -135,6 +135,9 @@ let package = Package(
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
         .testTarget(name: "VishwaClientTests", dependencies: ["VishwaClient"], swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore", "TestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaShardHostTests",
+                    dependencies: ["VishwaShardHost", "VishwaCore", "VishwaCrypto", "VishwaTransport", "VishwaWire"],
+                    swiftSettings: testSettings),
         .testTarget(name: "VishwaWireTests", dependencies: ["VishwaWire", "VishwaTransport"], swiftSettings: testSettings),
         // Real vishwa-shard processes on 127.0.0.1, driven through the CLI and the client library.
         .testTarget(name: "IntegrationTests",

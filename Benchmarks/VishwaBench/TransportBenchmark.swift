@@ -92,7 +92,8 @@ public struct TransportBenchmark: Sendable {
         let vault = VaultID(high: .random(in: 0...UInt64.max), low: .random(in: 0...UInt64.max))
         let connection = try await HostConnection.connect(
             to: code.address, hostKey: code.hostKey, device: device,
-            hello: ClientHello(vaultID: vault, intent: .pair(secret: code.secret)), group: group,
+            hello: .pairing(vaultID: vault, secret: code.secret, hostKey: code.hostKey, device: device,
+                            vaultKey: .generate()), group: group,
             logger: Logger(label: "bench"))
         let result: Result
         do {

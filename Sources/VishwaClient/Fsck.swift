@@ -191,18 +191,28 @@ public enum Fsck {
 
 /// `vishwa host remove`: moves every shard a host holds to the other hosts (rebuilt from any k
 /// shards, so the host may already be gone), then forgets the host. Its copies go to the garbage
-/// queue and are deleted from it when it is reachable.
+/// queue and are deleted from it when it is reachable, and a reachable host is told to forget
+/// this device (UNPAIR), so the pairing cannot serve anyone holding this device's key later.
 public enum HostRemoval {
     public struct Report: Sendable, Codable {
         public var files: Int
         public var shardsMoved: Int
         public var failures: [String]
+        /// What the host said to UNPAIR; nil when the removal stopped before asking.
+        public var unpairing: Unpairing?
+    }
+
+    public enum Unpairing: Sendable, Codable, Equatable {
+        /// The host forgot this device (or had already).
+        case forgotten
+        /// The host could not be reached or failed; the reason.
+        case notTold(String)
     }
 
     public static func remove(_ hostID: Int64, session: VaultSession) async throws -> Report {
         try session.catalog.setHostState(hostID, "draining")
         let hosts = Dictionary(uniqueKeysWithValues: try session.endpoints().map { ($0.record.id!, $0.endpoint) })
-        var report = Report(files: 0, shardsMoved: 0, failures: [])
+        var report = Report(files: 0, shardsMoved: 0, failures: [], unpairing: nil)
         let live = try await Fsck.placementHosts(session)
         for node in try session.catalog.filesWithShards(onHost: hostID) {
             let file = try session.catalog.file(node: node)
@@ -221,11 +231,36 @@ public enum HostRemoval {
         }
         if report.failures.isEmpty {
             _ = try? await GarbageCollector.run(session, minAge: 0)
+            if let host = hosts[hostID] { report.unpairing = await unpair(from: host, session: session) }
             try session.catalog.setHostState(hostID, "removed")
             try session.catalog.log("host", "removed host \(hostID): \(report.shardsMoved) shards moved")
         } else {
             try session.catalog.setHostState(hostID, "active")
         }
         return report
+    }
+
+    /// Asks `host` to forget this device, on a connection of its own (the pool may be holding
+    /// the host in backoff after failures during the move).
+    static func unpair(from host: HostEndpoint, session: VaultSession) async -> Unpairing {
+        let hello = ClientHello(vaultID: session.vault.identity.vaultID, intent: .session)
+        do throws(TransportError) {
+            let connection = try await HostConnection.connect(
+                to: host.address, hostKey: host.publicKey, device: session.vault.deviceKeyPair, hello: hello,
+                group: session.group, timeout: .seconds(5), logger: session.logger)
+            do throws(TransportError) {
+                try await connection.unpair()
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
+            return .forgotten
+        } catch {
+            switch error {
+            case .refused, .host(_, .unauthorized, _): return .forgotten  // it no longer knows this device
+            default: return .notTold(error.description)
+            }
+        }
     }
 }

@@ -17,9 +17,11 @@ public enum Pairing {
     /// Connects to the host named in `code`, proves the invitation, and records the host.
     /// Throws `TransportError.refused` with the host's reason (code used, expired, unknown).
     public static func pair(_ code: PairingCode, name: String?, session: VaultSession) async throws -> Result {
-        let hello = ClientHello(vaultID: session.vault.identity.vaultID, intent: .pair(secret: code.secret))
+        let device = session.vault.deviceKeyPair
+        let hello = ClientHello.pairing(vaultID: session.vault.identity.vaultID, secret: code.secret, hostKey: code.hostKey,
+                                        device: device, vaultKey: session.vault.signingKeyPair)
         let connection = try await HostConnection.connect(
-            to: code.address, hostKey: code.hostKey, device: session.vault.deviceKeyPair, hello: hello,
+            to: code.address, hostKey: code.hostKey, device: device, hello: hello,
             group: session.group, logger: session.logger)
         let stat: StatReply
         do {

@@ -14,6 +14,8 @@ public enum SubkeyPurpose: UInt64, Sendable, CaseIterable {
     case deviceIdentity = 3
     /// Source of the vault id (not secret, but derived so recovery yields the same id).
     case vaultID = 4
+    /// Seed of the vault's Ed25519 signing key, with which it proves itself to hosts when a device pairs.
+    case vaultSigning = 5
 
     var context: String {
         switch self {
@@ -21,6 +23,7 @@ public enum SubkeyPurpose: UInt64, Sendable, CaseIterable {
         case .catalogBackup: return "vwbackup"
         case .deviceIdentity: return "vwdevice"
         case .vaultID: return "vwvaulid"
+        case .vaultSigning: return "vwsignky"
         }
     }
 }

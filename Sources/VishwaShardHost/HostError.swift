@@ -8,6 +8,7 @@ public enum HostError: Error, Equatable, CustomStringConvertible {
     case file(FileError)
     case invalidConfig(String)
     case alreadyServing(dir: String)
+    case invalidArgument(String)
 
     public var description: String {
         switch self {
@@ -23,6 +24,8 @@ public enum HostError: Error, Equatable, CustomStringConvertible {
             return "invalid configuration: \(reason)"
         case .alreadyServing(let dir):
             return "another vishwa-shard is already serving \(dir)"
+        case .invalidArgument(let reason):
+            return reason
         }
     }
 }

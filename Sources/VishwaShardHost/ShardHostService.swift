@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import VishwaCore
+import VishwaCrypto
 import VishwaShardStore
 import VishwaTransport
 import VishwaWire
@@ -9,28 +10,33 @@ import VishwaWire
 /// The host's answers: pairing and authorization from the registry, requests served from the store.
 ///
 /// Every disk operation (store, registry) runs on `threadPool`, never on an event loop or the
-/// cooperative pool. Each request is confined to the vault the connection authenticated for.
+/// cooperative pool. Each request is confined to the vault the connection authenticated for, and
+/// is served only while that pairing is still in the registry: a device revoked while connected
+/// gets `unauthorized` from its next request on (a cached lookup, re-read when the file changes).
 public struct ShardHostService: HostService {
     public let store: ShardStore
     public let registry: PairingRegistry
+    /// This host's static public key, which a vault's pairing signature must name.
+    let hostKey: [UInt8]
     let threadPool: NIOThreadPool
     let logger: Logger
     public static let version = "vishwa-shard 0.1 (wire 2)"
 
-    public init(store: ShardStore, registry: PairingRegistry, threadPool: NIOThreadPool, logger: Logger) {
+    public init(store: ShardStore, registry: PairingRegistry, hostKey: [UInt8], threadPool: NIOThreadPool, logger: Logger) {
         self.store = store
         self.registry = registry
+        self.hostKey = hostKey
         self.threadPool = threadPool
         self.logger = logger
     }
 
     public func authorize(device: [UInt8], hello: ClientHello) async -> Authorization {
-        let registry = self.registry
+        let registry = self.registry, hostKey = self.hostKey
         do {
             return try await threadPool.runIfActive { () throws -> Authorization in
                 switch hello.intent {
-                case .pair(let secret):
-                    return try registry.pair(device: device, vault: hello.vaultID, secret: secret)
+                case .pair(let secret, let proof):
+                    return try registry.pair(device: device, vault: hello.vaultID, secret: secret, proof: proof, hostKey: hostKey)
                 case .session:
                     guard try registry.device(device, vault: hello.vaultID) != nil else {
                         return .reject("this device is not paired with this host for vault \(hello.vaultID)")
@@ -47,7 +53,10 @@ public struct ShardHostService: HostService {
     public func handle(_ request: Request, device: [UInt8], vault: VaultID) async -> Response {
         do {
             return try await threadPool.runIfActive { () throws -> Response in
-                try self.serve(request, vault: vault)
+                guard try self.registry.device(device, vault: vault) != nil else {
+                    return .failure(.unauthorized, "this device is no longer paired with this host for vault \(vault)")
+                }
+                return try self.serve(request, device: device, vault: vault)
             }
         } catch let error as StoreError {
             return Self.response(for: error, logger: logger)
@@ -61,7 +70,7 @@ public struct ShardHostService: HostService {
     }
 
     /// Runs one request against the store. Blocking.
-    private func serve(_ request: Request, vault: VaultID) throws -> Response {
+    private func serve(_ request: Request, device: [UInt8], vault: VaultID) throws -> Response {
         switch request {
         case .ping:
             return Response(status: .ok, body: ByteBuffer())
@@ -118,6 +127,10 @@ public struct ShardHostService: HostService {
             return Response(status: .ok, body: BackupReply.encode(generation: backup.generation, data: ByteBuffer(bytes: backup.bytes)))
         case .backupList:
             return Response(status: .ok, body: BackupReply.encodeList(try store.listBackups(vault: vault)))
+        case .unpair:
+            try registry.unpair(device: device, vault: vault)
+            logger.notice("device \(KeyFingerprint.short(device)) unpaired itself from vault \(vault)")
+            return Response(status: .ok, body: ByteBuffer())
         }
     }
 

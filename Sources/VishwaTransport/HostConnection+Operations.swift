@@ -62,6 +62,12 @@ extension HostConnection {
         return try decoding { () throws(WireError) in try BackupReply.decodeList(body) }
     }
 
+    /// Asks the host to forget this device's pairing for the connection's vault; the host
+    /// answers `unauthorized` to anything after it.
+    public func unpair(timeout: TimeAmount = .seconds(10)) async throws(TransportError) {
+        _ = try await send(.unpair, timeout: timeout)
+    }
+
     private func decoding<T>(_ body: () throws(WireError) -> T) throws(TransportError) -> T {
         do {
             return try body()

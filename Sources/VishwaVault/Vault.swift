@@ -35,6 +35,12 @@ public final class Vault: Sendable {
         X25519KeyPair(secretKey: KeyDerivation.subkey(.deviceIdentity, from: masterKey))
     }
 
+    /// The vault's Ed25519 signing key, derived from the master key: hosts pin its public key at
+    /// the vault's first pairing and admit further devices of the vault only on its signature.
+    public var signingKeyPair: Ed25519KeyPair {
+        Ed25519KeyPair(seed: KeyDerivation.subkey(.vaultSigning, from: masterKey))
+    }
+
     /// The key that wraps per-file keys in the catalog.
     public var fileKeyWrappingKey: SecretBytes { KeyDerivation.subkey(.fileKeyWrapping, from: masterKey) }
 

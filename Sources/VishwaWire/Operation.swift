@@ -11,6 +11,7 @@ public enum Operation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case backupPut = 9
     case backupGet = 10
     case backupList = 11
+    case unpair = 12
 
     public var description: String {
         switch self {
@@ -25,6 +26,7 @@ public enum Operation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .backupPut: return "BACKUP_PUT"
         case .backupGet: return "BACKUP_GET"
         case .backupList: return "BACKUP_LIST"
+        case .unpair: return "UNPAIR"
         }
     }
 }

@@ -19,6 +19,8 @@ public enum Request: Sendable, Equatable {
     /// `generation` nil asks for the newest.
     case backupGet(generation: UInt64?)
     case backupList
+    /// Asks the host to forget this device's pairing for the connection's vault.
+    case unpair
 
     /// The most ids a HAS or DELETE may carry, and the most a LIST may return.
     public static let maxBatch = 65_536
@@ -36,6 +38,7 @@ public enum Request: Sendable, Equatable {
         case .backupPut: return .backupPut
         case .backupGet: return .backupGet
         case .backupList: return .backupList
+        case .unpair: return .unpair
         }
     }
 
@@ -43,7 +46,7 @@ public enum Request: Sendable, Equatable {
     public func frame(id: UInt32, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> Frame {
         var body: ByteBuffer
         switch self {
-        case .ping, .stat, .scrub, .backupList:
+        case .ping, .stat, .scrub, .backupList, .unpair:
             body = allocator.buffer(capacity: 0)
         case .put(let shard, let data):
             // The shard goes out as the body itself; its id travels as the body's prefix.
@@ -92,6 +95,7 @@ public enum Request: Sendable, Equatable {
         case .stat: self = .stat
         case .scrub: self = .scrub
         case .backupList: self = .backupList
+        case .unpair: self = .unpair
         case .put:
             guard let id = body.readShardID() else { throw fail("no shard id") }
             self = .put(id: id, data: body)

@@ -42,7 +42,8 @@ struct Serve: AsyncParsableCommand {
             let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
             let pool = NIOThreadPool(numberOfThreads: 16)
             pool.start()
-            let service = ShardHostService(store: store, registry: PairingRegistry(dir: options.dir), threadPool: pool, logger: logger)
+            let service = ShardHostService(store: store, registry: PairingRegistry(dir: options.dir),
+                                           hostKey: identity.publicKey, threadPool: pool, logger: logger)
             let server = try await HostServer.start(service: service, staticKeyPair: identity, address: address,
                                                     group: group, logger: logger)
             print("listening on \(server.localAddress)")

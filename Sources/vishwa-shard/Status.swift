@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VishwaCore
+import VishwaCrypto
 import VishwaShardHost
 import VishwaShardStore
 import VishwaTransport
@@ -19,12 +20,16 @@ struct Status: AsyncParsableCommand {
             let key = try HostIdentity.load(from: options.dir)
             let config = try HostConfig.load(from: options.dir)
             let survey = try ShardStore.survey(directory: options.dir + "/store")
-            let devices = try PairingRegistry(dir: options.dir).devices()
-            let vaultIDs = Set(devices.map(\.vaultID)).union(survey.usage.keys.map(\.description)).sorted()
+            let registry = PairingRegistry(dir: options.dir)
+            let devices = try registry.devices()
+            let pinned = Set(try registry.pinnedVaults().map(\.vaultID))
+            let vaultIDs = Set(devices.map(\.vaultID)).union(survey.usage.keys.map(\.description)).union(pinned).sorted()
             let vaults = vaultIDs.map { id -> VaultStatus in
                 let usage = survey.usage.first { $0.key.description == id }?.value ?? VaultUsage()
                 let paired = devices.filter { $0.vaultID == id }
-                return VaultStatus(vault_id: id, devices: paired.count, shards: usage.shards, backups: usage.backups,
+                let deviceIDs = paired.map { Hex.decode($0.deviceKey).map(KeyFingerprint.short) ?? $0.deviceKey }
+                return VaultStatus(vault_id: id, devices: paired.count, device_ids: deviceIDs, key_pinned: pinned.contains(id),
+                                   shards: usage.shards, backups: usage.backups,
                                    used_bytes: usage.bytes, quota_bytes: paired.contains { $0.quotaBytes == nil } ? nil : paired.compactMap(\.quotaBytes).max())
             }
             let report = HostStatus(host_key: Hex.encode(key.publicKey), listen: config.listen,
@@ -41,7 +46,9 @@ struct Status: AsyncParsableCommand {
             if vaults.isEmpty { print("vaults:    none yet; pair one with 'vishwa-shard invite --dir \(options.dir)'") }
             for v in vaults {
                 let quota = v.quota_bytes.map { " of \(ByteCount($0)) quota" } ?? ""
-                print("vault \(v.vault_id): \(v.devices) device(s), \(v.shards) shards, \(ByteCount(v.used_bytes)) used\(quota)")
+                print("vault \(v.vault_id): \(v.devices) device(s), \(v.shards) shards, \(ByteCount(v.used_bytes)) used\(quota)"
+                      + (v.key_pinned ? "" : v.devices > 0 ? " (vault key not pinned: paired by an older version)" : ""))
+                for device in v.device_ids { print("  device \(device)") }
             }
         }
     }
@@ -50,6 +57,9 @@ struct Status: AsyncParsableCommand {
 struct VaultStatus: Encodable {
     let vault_id: String
     let devices: Int
+    /// Each paired device's id (`vishwa-shard revoke` takes it).
+    let device_ids: [String]
+    let key_pinned: Bool
     let shards: Int
     let backups: Int
     let used_bytes: Int

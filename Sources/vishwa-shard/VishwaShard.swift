@@ -9,5 +9,5 @@ struct VishwaShard: AsyncParsableCommand {
             The host never sees a key or a whole file: it stores opaque, encrypted shards for the \
             devices it has paired with, within each vault's quota.
             """,
-        subcommands: [InitHost.self, Serve.self, Invite.self, Status.self])
+        subcommands: [InitHost.self, Serve.self, Invite.self, Status.self, Revoke.self])
 }

@@ -161,9 +161,11 @@ struct InteropTests {
     /// A new device paired with `host` for `vault` through a fresh invitation.
     static func pair(_ host: ShardHostProcess, vault: VaultID) async throws -> HostConnection {
         let code = try PairingCode(parsing: try host.invite())
+        let device = X25519KeyPair.generate()
         return try await HostConnection.connect(
-            to: code.address, hostKey: code.hostKey, device: .generate(),
-            hello: ClientHello(vaultID: vault, intent: .pair(secret: code.secret)),
+            to: code.address, hostKey: code.hostKey, device: device,
+            hello: .pairing(vaultID: vault, secret: code.secret, hostKey: code.hostKey, device: device,
+                            vaultKey: testVaultKey(vault)),
             group: MultiThreadedEventLoopGroup.singleton, logger: logger)
     }
 }

@@ -7,10 +7,12 @@ import VishwaCrypto
 import VishwaTransport
 import VishwaWire
 
-/// A device made in the test process: its own key and vault id, paired through the library.
+/// A device made in the test process: its own key, vault id and vault signing key, paired
+/// through the library.
 struct TestDevice: Sendable {
     let keyPair = X25519KeyPair.generate()
     let vault = VaultID(high: UInt64.random(in: 0...UInt64.max), low: UInt64.random(in: 0...UInt64.max))
+    var vaultKey: Ed25519KeyPair { testVaultKey(vault) }
 
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     static let logger = Logger(label: "test-client")
@@ -20,7 +22,7 @@ struct TestDevice: Sendable {
         let parsed = try PairingCode(parsing: code)
         let connection = try await HostConnection.connect(
             to: parsed.address, hostKey: parsed.hostKey, device: keyPair,
-            hello: ClientHello(vaultID: vault, intent: .pair(secret: parsed.secret)),
+            hello: .pairing(vaultID: vault, secret: parsed.secret, hostKey: parsed.hostKey, device: keyPair, vaultKey: vaultKey),
             group: Self.group, logger: Self.logger)
         return (connection, parsed)
     }
@@ -32,6 +34,12 @@ struct TestDevice: Sendable {
             to: address, hostKey: code.hostKey, device: keyPair,
             hello: ClientHello(vaultID: vault, intent: .session), group: Self.group, logger: Self.logger)
     }
+}
+
+/// The signing key the tests' vault `vault` pairs with: Ed25519 from the seed BLAKE2b-256 of
+/// "interop vault key" and the vault id (`Interop/noise_peer.py` derives the same one).
+func testVaultKey(_ vault: VaultID) -> Ed25519KeyPair {
+    Ed25519KeyPair(seed: SecretBytes(copying: BLAKE2b.hash(Array("interop vault key".utf8) + vault.bytes, length: 32)))
 }
 
 func randomShard(_ size: Int) -> ByteBuffer {

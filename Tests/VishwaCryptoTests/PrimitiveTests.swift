@@ -112,6 +112,26 @@ import VishwaCore
         #expect(throws: CryptoError.self) { try a.sharedSecret(with: [1, 2, 3]) }
     }
 
+    /// RFC 8032 §7.1, TEST 1 (empty message), and rejection of altered input.
+    @Test func ed25519MatchesTheRFCAndRejectsAlterations() throws {
+        let seed = Hex.decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")!
+        let pair = Ed25519KeyPair(seed: SecretBytes(copying: seed))
+        #expect(Hex.encode(pair.publicKey) == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+        let signature = pair.sign([])
+        #expect(Hex.encode(signature) == "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+                + "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+        #expect(Ed25519KeyPair.verify(signature: signature, of: [], publicKey: pair.publicKey))
+        #expect(!Ed25519KeyPair.verify(signature: signature, of: [0], publicKey: pair.publicKey))
+        var flipped = signature
+        flipped[0] ^= 1
+        #expect(!Ed25519KeyPair.verify(signature: flipped, of: [], publicKey: pair.publicKey))
+        #expect(!Ed25519KeyPair.verify(signature: signature, of: [], publicKey: Ed25519KeyPair.generate().publicKey))
+        #expect(!Ed25519KeyPair.verify(signature: Array(signature.dropLast()), of: [], publicKey: pair.publicKey))
+        // The identity point (small order) is no key, whatever the signature.
+        let identity = [1] + [UInt8](repeating: 0, count: 31)
+        #expect(!Ed25519KeyPair.verify(signature: [UInt8](repeating: 0, count: 64), of: [], publicKey: identity))
+    }
+
     @Test func subkeysDifferPerPurposeAndAreStable() {
         let master = SecretBytes(copying: [UInt8](repeating: 9, count: 32))
         let keys = SubkeyPurpose.allCases.map { KeyDerivation.subkey($0, from: master).exposedCopy() }

@@ -11,7 +11,7 @@ private func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 
 @Suite struct FrameTests {
     static let requests: [Request] = [
-        .ping, .stat, .scrub, .backupList,
+        .ping, .stat, .scrub, .backupList, .unpair,
         .put(id: id(1), data: buffer([1, 2, 3])),
         .put(id: id(2), data: buffer([])),
         .get(id: id(3), offset: 0, length: nil),
@@ -105,11 +105,22 @@ private func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
         let vault = VaultID(high: 1, low: 2)
         let session = ClientHello(vaultID: vault, intent: .session)
         #expect(try ClientHello(decoding: session.encode()) == session)
-        let pair = ClientHello(vaultID: vault, intent: .pair(secret: [UInt8](repeating: 7, count: 32)))
+        #expect(session.encode() == [2, 0] + vault.bytes)
+        let secret = [UInt8](repeating: 7, count: 32)
+        let proof = VaultProof(vaultKey: [UInt8](repeating: 8, count: 32), signature: [UInt8](repeating: 9, count: 64))
+        let pair = ClientHello(vaultID: vault, intent: .pair(secret: secret, proof: proof))
+        #expect(pair.encode() == [2, 1] + vault.bytes + secret + proof.vaultKey + proof.signature)
         #expect(try ClientHello(decoding: pair.encode()) == pair)
         #expect(throws: WireError.self) { try ClientHello(decoding: Array(pair.encode().dropLast())) }
         #expect(throws: WireError.self) { try ClientHello(decoding: session.encode() + [0]) }
-        #expect(throws: WireError.self) { try ClientHello(decoding: [2] + Array(session.encode().dropFirst())) }
+        #expect(throws: WireError.self) { try ClientHello(decoding: [3] + Array(session.encode().dropFirst())) }
+        // Version 1, still decoded: a session as before, a pairing without a proof (hosts refuse it).
+        #expect(try ClientHello(decoding: [1, 0] + vault.bytes) == session)
+        let legacy = try ClientHello(decoding: [1, 1] + vault.bytes + secret)
+        #expect(legacy == ClientHello(vaultID: vault, intent: .pair(secret: secret, proof: nil)))
+        #expect(legacy.encode() == [1, 1] + vault.bytes + secret)
+        #expect(throws: WireError.self) { try ClientHello(decoding: [1, 1] + vault.bytes + secret + proof.vaultKey + proof.signature) }
+        #expect(throws: WireError.self) { try ClientHello(decoding: [2, 1] + vault.bytes + secret) }
         // Wire 2 (clear records): a host of any other version is refused.
         try ServerHello.decode([2])
         #expect(throws: WireError.self) { try ServerHello.decode([1]) }

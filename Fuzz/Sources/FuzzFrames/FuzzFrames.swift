@@ -95,7 +95,9 @@ private func checkResponse(_ frame: Frame) {
 /// §2: the client hello of handshake message 3.
 private func checkClientHello(_ bytes: [UInt8]) {
     guard let hello = try? ClientHello(decoding: bytes) else { return }
-    Oracle.require(hello.encode() == bytes, "client hello re-encodes differently")
+    // A version 1 session hello is read as a session, which is written as version 2.
+    let expected = bytes.count == 18 && bytes[0] == 1 ? [2] + bytes.dropFirst() : bytes
+    Oracle.require(hello.encode() == expected, "client hello re-encodes differently")
 }
 
 /// The program's main(): SwiftPM links `main` to `<Module>_main` (CLibFuzzer/shim.h).

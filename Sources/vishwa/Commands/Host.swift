@@ -152,7 +152,7 @@ struct HostRemove: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "remove",
         abstract: "Move every shard a host holds to the other hosts, then forget the host.",
-        discussion: "Works whether the host is still running or already gone: its shards are rebuilt from the others.",
+        discussion: "Works whether the host is still running or already gone: its shards are rebuilt from the others. A host that answers is told to forget this device.",
         aliases: ["drain"])
 
     @OptionGroup var options: UnlockOptions
@@ -174,7 +174,11 @@ struct HostRemove: AsyncParsableCommand {
             guard report.failures.isEmpty else {
                 throw ClientError.tooFewHosts("\(address) kept: \(report.failures.count) chunks could not be moved (see above)")
             }
-            print("removed \(address): \(report.shardsMoved) shards of \(report.files) files moved to the other hosts")
+            if case .notTold(let reason) = report.unpairing {
+                printError("\(address) could not be told to forget this device (\(reason)); removed here all the same")
+            }
+            print("removed \(address): \(report.shardsMoved) shards of \(report.files) files moved to the other hosts"
+                  + (report.unpairing == .forgotten ? "; the host forgot this device" : ""))
         }
     }
 }

@@ -31,6 +31,7 @@ import struct
 import sys
 import time
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from noise.connection import Keypair, NoiseConnection
@@ -195,7 +196,8 @@ class Session:
 
 def client_handshake(sock, host_key, vault_id, secret):
     """XX as initiator (§2): checks the pinned host key after message 2, pairs in message 3."""
-    noise = noise_connection(True, new_static_key())
+    static = new_static_key()
+    noise = noise_connection(True, static)
     send_message(sock, noise.write_message(b""))  # -> e
     payload = noise.read_message(recv_message(sock))  # <- e, ee, s, es
     if bytes(payload) != bytes([WIRE_VERSION]):
@@ -203,7 +205,13 @@ def client_handshake(sock, host_key, vault_id, secret):
     remote = noise.noise_protocol.handshake_state.rs.public_bytes
     if remote != host_key:
         raise PeerError("host key %s is not the pinned %s" % (remote.hex(), host_key.hex()))
-    hello = bytes([1, 1]) + vault_id + secret  # version 1, intent pair
+    # Hello version 2, intent pair, with the vault's signature of the admission (§2.1).
+    device_key = public_of(static)
+    vault_key = Ed25519PrivateKey.from_private_bytes(
+        hashlib.blake2b(b"interop vault key" + vault_id, digest_size=32).digest())
+    signed = b"vishwa/admit/1" + bytes([1]) + host_key + device_key + vault_id + secret
+    vault_public = vault_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    hello = bytes([2, 1]) + vault_id + secret + vault_public + vault_key.sign(signed)
     send_message(sock, noise.write_message(hello))  # -> s, se
     assert noise.handshake_finished
     session = Session(sock, noise)
@@ -397,7 +405,7 @@ def run_server(port_file):
         noise.read_message(recv_message(sock))  # -> e
         send_message(sock, noise.write_message(bytes([WIRE_VERSION])))  # <- e, ee, s, es
         hello = bytes(noise.read_message(recv_message(sock)))  # -> s, se
-        expect(len(hello) >= 18 and hello[0] == 1, "client hello of %d bytes" % len(hello))
+        expect(len(hello) >= 18 and hello[0] in (1, 2), "client hello of %d bytes" % len(hello))
         result["hello"] = {"intent": hello[1], "vault": hello[2:18].hex(), "length": len(hello)}
         session = Session(sock, noise)
         session.send_frames(encode_frame(0, OK))  # the welcome
