@@ -129,7 +129,8 @@ public struct ShardHostService: HostService {
         switch error {
         case .notFound, .backupNotFound: return .failure(.notFound, error.description)
         case .corrupt, .corruptBackup: return .failure(.corrupt, error.description)
-        case .quotaExceeded: return .failure(.quotaExceeded, error.description)
+        case .quotaExceeded, .tooManyShards: return .failure(.quotaExceeded, error.description)
+        case .empty: return .failure(.badRequest, error.description)
         case .diskFull: return .failure(.diskFull, error.description)
         case .tooLarge: return .failure(.tooLarge, error.description)
         case .badRange: return .failure(.badRange, error.description)
