@@ -8,26 +8,31 @@ import VishwaWire
 
 /// The host's answers: pairing and authorization from the registry, requests served from the store.
 ///
-/// Every disk operation (store, registry) runs on `threadPool`, never on an event loop or the
-/// cooperative pool. Each request is confined to the vault the connection authenticated for.
+/// Every disk operation runs on a thread pool, never on an event loop or the cooperative pool:
+/// requests on `threadPool`, authorization (the registry) on `authorizationPool`, so requests
+/// that keep the disk busy (SCRUBs) never hold up a device trying to connect. Each request is
+/// confined to the vault the connection authenticated for.
 public struct ShardHostService: HostService {
     public let store: ShardStore
     public let registry: PairingRegistry
     let threadPool: NIOThreadPool
+    let authorizationPool: NIOThreadPool
     let logger: Logger
     public static let version = "vishwa-shard 0.1 (wire 2)"
 
-    public init(store: ShardStore, registry: PairingRegistry, threadPool: NIOThreadPool, logger: Logger) {
+    public init(store: ShardStore, registry: PairingRegistry, threadPool: NIOThreadPool,
+                authorizationPool: NIOThreadPool, logger: Logger) {
         self.store = store
         self.registry = registry
         self.threadPool = threadPool
+        self.authorizationPool = authorizationPool
         self.logger = logger
     }
 
     public func authorize(device: [UInt8], hello: ClientHello) async -> Authorization {
         let registry = self.registry
         do {
-            return try await threadPool.runIfActive { () throws -> Authorization in
+            return try await authorizationPool.runIfActive { () throws -> Authorization in
                 switch hello.intent {
                 case .pair(let secret):
                     return try registry.pair(device: device, vault: hello.vaultID, secret: secret)
