@@ -26,7 +26,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
-    @Option(name: .long, help: "Open connections allowed from one IP address; more are closed at once.")
+    @Option(name: .long, help: ArgumentHelp("Open connections allowed from one IP address; more are closed at once.",
+                                            valueName: "n"))
     var maxConnectionsPerAddress = HostLimits().connectionsPerAddress
 
     @Option(name: .long, help: ArgumentHelp(
@@ -34,10 +35,12 @@ struct Serve: AsyncParsableCommand {
         valueName: "n"))
     var handshakesPerSecond = HostLimits().handshakesPerSecondPerAddress
 
-    @Option(name: .long, help: "Requests of one vault run at once, over all its connections; more wait.")
+    @Option(name: .long, help: ArgumentHelp("Requests of one vault run at once, over all its connections; more wait.",
+                                            valueName: "n"))
     var maxRequestsPerVault = HostLimits().inFlightPerVault
 
-    @Option(name: .long, help: "Shards one vault may store; a new shard past it is refused as over quota.")
+    @Option(name: .long, help: ArgumentHelp("Shards one vault may store; a new shard past it is refused as over quota.",
+                                            valueName: "n"))
     var maxShardsPerVault = ShardStore.defaultMaxShardsPerVault
 
     func validate() throws {

@@ -115,6 +115,40 @@ import Glibc
     }
 }
 
+/// The store's limits as a device sees them over the wire, with the operator's flags.
+@Suite(.ownThreads, .timeLimit(.minutes(2))) struct HostStoreLimitTests {
+    @Test func emptyShardsAndShardsPastTheCapAreRefused() async throws {
+        let scratch = Scratch("shardcap")
+        let host = try ShardHostProcess(in: scratch, name: "host", serveOptions: ["--max-shards-per-vault", "2"])
+        defer { host.stop() }
+        let (connection, _) = try await TestDevice().pair(try host.invite())
+        defer { Task { await connection.close() } }
+        do {
+            try await connection.put(randomID(), ByteBuffer())
+            Issue.record("an empty shard was stored")
+        } catch {
+            #expect(error.status == .badRequest)
+        }
+        try await connection.put(randomID(), randomShard(10))
+        try await connection.put(randomID(), randomShard(10))
+        do {
+            try await connection.put(randomID(), randomShard(10))
+            Issue.record("a third shard was stored past --max-shards-per-vault 2")
+        } catch {
+            #expect(error.status == .quotaExceeded)
+        }
+        let stat = try await connection.stat()
+        #expect(stat.shardCount == 2)
+        #expect(stat.usedBytes == 2 * 4096)
+    }
+
+    @Test func limitsBelowOneAreRefused() throws {
+        let result = try run("vishwa-shard", ["serve", "--dir", "/nonexistent", "--max-requests-per-vault", "0"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--max-requests-per-vault must be at least 1, not 0"), "\(result.stderr)")
+    }
+}
+
 /// Numbers gathered from several tasks.
 final class Tally: Sendable {
     let values = Mutex<[Int]>([])
