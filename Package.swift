@@ -138,7 +138,11 @@ let package = Package(
         .testTarget(name: "VishwaShardHostTests",
                     dependencies: ["VishwaShardHost", "VishwaCore", "VishwaCrypto", "VishwaTransport", "VishwaWire"],
                     swiftSettings: testSettings),
-        .testTarget(name: "VishwaWireTests", dependencies: ["VishwaWire", "VishwaTransport"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaWireTests",
+                    dependencies: ["VishwaCore", "VishwaWire", "VishwaTransport",
+                                   .product(name: "NIOCore", package: "swift-nio"),
+                                   .product(name: "NIOPosix", package: "swift-nio")],
+                    swiftSettings: testSettings),
         // Real vishwa-shard processes on 127.0.0.1, driven through the CLI and the client library.
         .testTarget(name: "IntegrationTests",
                     dependencies: ["VishwaCore", "VishwaCrypto", "VishwaWire", "VishwaTransport", "TestSupport",

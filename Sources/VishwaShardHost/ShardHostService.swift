@@ -9,31 +9,36 @@ import VishwaWire
 
 /// The host's answers: pairing and authorization from the registry, requests served from the store.
 ///
-/// Every disk operation (store, registry) runs on `threadPool`, never on an event loop or the
-/// cooperative pool. Each request is confined to the vault the connection authenticated for, and
-/// is served only while that pairing is still in the registry: a device revoked while connected
-/// gets `unauthorized` from its next request on (a cached lookup, re-read when the file changes).
+/// Every disk operation runs on a thread pool, never on an event loop or the cooperative pool:
+/// requests on `threadPool`, authorization (the registry) on `authorizationPool`, so requests
+/// that keep the disk busy (SCRUBs) never hold up a device trying to connect. Each request is
+/// confined to the vault the connection authenticated for, and is served only while that pairing
+/// is still in the registry: a device revoked while connected gets `unauthorized` from its next
+/// request on (a cached lookup, re-read when the file changes).
 public struct ShardHostService: HostService {
     public let store: ShardStore
     public let registry: PairingRegistry
     /// This host's static public key, which a vault's pairing signature must name.
     let hostKey: [UInt8]
     let threadPool: NIOThreadPool
+    let authorizationPool: NIOThreadPool
     let logger: Logger
     public static let version = "vishwa-shard 0.1 (wire 2)"
 
-    public init(store: ShardStore, registry: PairingRegistry, hostKey: [UInt8], threadPool: NIOThreadPool, logger: Logger) {
+    public init(store: ShardStore, registry: PairingRegistry, hostKey: [UInt8], threadPool: NIOThreadPool,
+                authorizationPool: NIOThreadPool, logger: Logger) {
         self.store = store
         self.registry = registry
         self.hostKey = hostKey
         self.threadPool = threadPool
+        self.authorizationPool = authorizationPool
         self.logger = logger
     }
 
     public func authorize(device: [UInt8], hello: ClientHello) async -> Authorization {
         let registry = self.registry, hostKey = self.hostKey
         do {
-            return try await threadPool.runIfActive { () throws -> Authorization in
+            return try await authorizationPool.runIfActive { () throws -> Authorization in
                 switch hello.intent {
                 case .pair(let secret, let proof):
                     return try registry.pair(device: device, vault: hello.vaultID, secret: secret, proof: proof, hostKey: hostKey)
@@ -142,7 +147,8 @@ public struct ShardHostService: HostService {
         switch error {
         case .notFound, .backupNotFound: return .failure(.notFound, error.description)
         case .corrupt, .corruptBackup: return .failure(.corrupt, error.description)
-        case .quotaExceeded: return .failure(.quotaExceeded, error.description)
+        case .quotaExceeded, .tooManyShards: return .failure(.quotaExceeded, error.description)
+        case .empty: return .failure(.badRequest, error.description)
         case .diskFull: return .failure(.diskFull, error.description)
         case .tooLarge: return .failure(.tooLarge, error.description)
         case .badRange: return .failure(.badRange, error.description)

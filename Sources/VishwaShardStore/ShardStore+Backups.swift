@@ -8,7 +8,7 @@ extension ShardStore {
     /// generation older than all of those is stored and deleted at once). A failure to delete an
     /// old generation is logged, not thrown: the new one is stored.
     ///
-    /// Backups count against `quota` like shards; the generations this put will delete are
+    /// Backups count against `quota` like shards, at the same charge; the generations this put will delete are
     /// subtracted for the check. `bytes` is only read during the call.
     ///
     /// Blocking (disk I/O); thread-safe: call it from any thread, concurrently with any other call.
@@ -23,7 +23,7 @@ extension ShardStore {
         let existing = try listBackups(vault: vault)
         let kept = Set((existing + [generation]).sorted(by: >).prefix(Self.keptBackups))
         let freeing = existing.filter { !kept.contains($0) && $0 != generation }.reduce(0) { total, old in
-            total + ((try? Sys.regularFileSize(layout.backupPath(vault, old))).map(Self.payloadSize) ?? 0)
+            total + ((try? Sys.regularFileSize(layout.backupPath(vault, old))).map(Self.charge(fileSize:)) ?? 0)
         }
         let directory = layout.backupDirectory(vault)
         try write(bytes, to: layout.backupPath(vault, generation), kind: .backup, vault: vault,

@@ -96,7 +96,7 @@ extension ShardStore {
                     scan.unrecognized += 1
                     continue
                 }
-                scan.usage[kind.vault, default: VaultUsage()].add(kind.kind, bytes: payloadSize(size), replacing: nil)
+                scan.usage[kind.vault, default: VaultUsage()].add(kind.kind, bytes: charge(fileSize: size), replacing: nil)
             case .directory, .other:
                 scan.unrecognized += 1
             }

@@ -6,14 +6,14 @@ import VishwaCore
 import Glibc
 #endif
 
-/// How much of a host's store one vault uses. Bytes count payloads (shards and catalog backups as
-/// the client sent them), not the 8-byte file headers; they are what quotas are checked against.
+/// How much of a host's store one vault uses. Bytes are what the store charges for the files
+/// (`ShardStore.charge(fileSize:)`), not bare payloads; they are what quotas are checked against.
 public struct VaultUsage: Sendable, Hashable {
     /// Number of shards stored.
     public var shards: Int
     /// Number of catalog backups stored (at most `ShardStore.keptBackups`).
     public var backups: Int
-    /// Payload bytes of all shards and backups.
+    /// Bytes charged for all shards and backups (each at least `ShardStore.minimumCharge`).
     public var bytes: Int
 
     /// Usage with the given counts; all zero by default (a vault with nothing stored).
@@ -42,10 +42,28 @@ public final class ShardStore: Sendable {
     public static let keptBackups = 5
     /// The free space left untouched by default, 64 MiB: a put that would eat into it fails with `.diskFull`.
     public static let defaultFreeSpaceReserve = 64 << 20
+    /// The least a stored file costs its vault's quota, 4 KiB: one block of the usual file systems
+    /// (ext4, xfs, btrfs), which is what even a one-byte file takes on disk, plus its inode. Counting
+    /// only payload bytes would let a vault fill a disk with tiny or empty shards under any quota.
+    public static let minimumCharge = 4096
+    /// The most shards one vault may hold by default, 10 million. Each shard is a file and an inode:
+    /// this bounds what a vault without a byte quota can do to the file system's inode table. A
+    /// vault stores one shard per chunk on each host (4 MiB chunks, one chunk per small file), so
+    /// this is about 40 TiB of large files or 10 million small ones per host.
+    public static let defaultMaxShardsPerVault = 10_000_000
+
+    /// What a file of `fileSize` bytes (header included) costs its vault: its size, at least
+    /// `minimumCharge`. Used for quotas, usage and start-up counting alike.
+    public static func charge(fileSize: Int) -> Int { max(fileSize, minimumCharge) }
+
+    /// What storing `payloadSize` bytes costs its vault (the file adds an 8-byte header).
+    public static func charge(payloadSize: Int) -> Int { charge(fileSize: payloadSize + StoredFile.headerSize) }
 
     let layout: StoreLayout
     let logger: Logger
     let freeSpaceReserve: Int
+    /// Shards one vault may hold; a put of a new shard past it fails with `.tooManyShards`.
+    let maxShardsPerVault: Int
     /// False only in tests, to reach the ENOSPC path of a write instead of the statvfs check.
     let checksFreeSpace: Bool
 
@@ -86,20 +104,26 @@ public final class ShardStore: Sendable {
     ///
     /// - Parameter freeSpaceReserve: bytes of free space a put must leave on the file system; a put
     ///   that would leave less fails with `.diskFull`.
+    /// - Parameter maxShardsPerVault: shards one vault may hold; a put of a new shard past it fails
+    ///   with `.tooManyShards`.
     /// Blocking (disk I/O); thread-safe: call it from any thread, concurrently with any other call.
     ///
     /// - Throws: `StoreError.io` when a directory cannot be created, listed or synced, or a temp
     ///   file cannot be removed.
     public convenience init(
-        directory: String, freeSpaceReserve: Int = ShardStore.defaultFreeSpaceReserve, logger: Logger
+        directory: String, freeSpaceReserve: Int = ShardStore.defaultFreeSpaceReserve,
+        maxShardsPerVault: Int = ShardStore.defaultMaxShardsPerVault, logger: Logger
     ) throws(StoreError) {
-        try self.init(directory: directory, freeSpaceReserve: freeSpaceReserve, checksFreeSpace: true, logger: logger)
+        try self.init(directory: directory, freeSpaceReserve: freeSpaceReserve, maxShardsPerVault: maxShardsPerVault,
+                      checksFreeSpace: true, logger: logger)
     }
 
-    init(directory: String, freeSpaceReserve: Int, checksFreeSpace: Bool, logger: Logger) throws(StoreError) {
+    init(directory: String, freeSpaceReserve: Int, maxShardsPerVault: Int = ShardStore.defaultMaxShardsPerVault,
+         checksFreeSpace: Bool, logger: Logger) throws(StoreError) {
         layout = StoreLayout(root: directory)
         self.logger = logger
         self.freeSpaceReserve = max(0, freeSpaceReserve)
+        self.maxShardsPerVault = max(0, maxShardsPerVault)
         self.checksFreeSpace = checksFreeSpace
         pathLocks = (0..<64).map { _ in PathLock() }
 
@@ -130,16 +154,18 @@ public final class ShardStore: Sendable {
     ///
     /// Returns only after the file and its directory entry are fsynced. `bytes` is only read during
     /// the call. `quota` (nil: unlimited) caps the vault's usage in bytes, counting shards and
-    /// backups; a replaced shard's size is subtracted.
+    /// backups at their charge (`charge(payloadSize:)`); a replaced shard's charge is subtracted.
     ///
     /// Blocking (disk I/O); thread-safe: call it from any thread, concurrently with any other call.
     ///
-    /// - Throws: `.tooLarge` over `maxShardSize`; `.quotaExceeded` when the vault would go over
-    ///   `quota`; `.diskFull` when the file system lacks room for the shard plus the free-space
+    /// - Throws: `.empty` for no bytes; `.tooLarge` over `maxShardSize`; `.quotaExceeded` when the
+    ///   vault would go over `quota`; `.tooManyShards` for a new shard when the vault holds
+    ///   `maxShardsPerVault` already; `.diskFull` when the file system lacks room for the shard plus the free-space
     ///   reserve, or a write or fsync fails with ENOSPC or EDQUOT; `.io` for any other failed call.
     ///   On every error no temp file is left and the old shard, if any, is untouched, except when
     ///   the final directory fsync fails: the new shard is then in place but may not survive a crash.
     public func put(vault: VaultID, id: ShardID, bytes: UnsafeRawBufferPointer, quota: Int?) throws(StoreError) {
+        guard bytes.count > 0 else { throw .empty(id) }
         guard bytes.count <= Self.maxShardSize else {
             throw .tooLarge(size: bytes.count, max: Self.maxShardSize)
         }
@@ -265,24 +291,26 @@ extension ShardStore {
     /// Stores `payload` at `path` the durable way: quota and free-space checks, directories
     /// (created and their parents fsynced when new), temp file written and fsynced, renamed into
     /// place with usage updated, directory fsynced. `freeing` is what the caller will delete right
-    /// after (pruned backups), subtracted for the quota check.
+    /// after (pruned backups' charges), subtracted for the quota check.
+    ///
+    /// The quota is checked twice: first against what the file replaces as seen now, reserving the
+    /// growth so puts writing at the same time cannot overshoot together; then exactly, under the
+    /// path lock at the rename, against what it really replaces (a concurrent put or delete of the
+    /// same path may have changed it meanwhile).
     func write(
         _ payload: UnsafeRawBufferPointer, to path: String, kind: FileKind, vault: VaultID,
         directories: [String], quota: Int?, freeing: Int = 0
     ) throws(StoreError) {
-        let replaced = try Sys.regularFileSize(path).map(Self.payloadSize) ?? 0
-        let growth = payload.count - replaced - freeing
-        let reservation = max(0, growth)
+        let charge = Self.charge(payloadSize: payload.count)
+        let replacing = try Sys.regularFileSize(path).map(Self.charge(fileSize:))
+        let reservation = max(0, charge - (replacing ?? 0) - freeing)
         try state.withLock { (state) throws(StoreError) in
-            let needed = state.usage[vault, default: VaultUsage()].bytes + state.reserved[vault, default: 0] + growth
-            if let quota, needed > quota {
-                throw .quotaExceeded(vault, needed: needed, quota: quota)
-            }
+            try check(state, vault: vault, kind: kind, growth: reservation, new: replacing == nil, quota: quota)
             state.reserved[vault, default: 0] += reservation
         }
-        var committed = false
+        var reserved = true
         defer {
-            if !committed { state.withLock { $0.release(reservation, of: vault) } }
+            if reserved { state.withLock { $0.release(reservation, of: vault) } }
         }
 
         let needed = payload.count + StoredFile.headerSize + freeSpaceReserve
@@ -298,8 +326,9 @@ extension ShardStore {
         do {
             try ensureDirectories(directories)
             let temporary = try StoredFile.writeTemporary(in: directory, payload: payload)
-            try commit(temporary, to: path, kind: kind, vault: vault, size: payload.count, reservation: reservation)
-            committed = true
+            reserved = false
+            try commit(temporary, to: path, kind: kind, vault: vault, charge: charge, freeing: freeing,
+                       reservation: reservation, quota: quota)
             try Sys.syncDirectory(directory)
         } catch .io(let operation, let failedPath, let code) where code == ENOSPC || code == EDQUOT {
             let free = (try? Sys.fileSystemSpace(layout.root).available) ?? 0
@@ -310,24 +339,55 @@ extension ShardStore {
         }
     }
 
-    /// Renames `temporary` over `path` and accounts for it (turning the quota reservation into
-    /// usage in one step), under the path's lock so a concurrent writer or deleter of the same path
-    /// sees the same old size. Removes `temporary` on failure.
+    /// Throws when `vault` may not grow by `growth` bytes (beyond what it uses and has reserved)
+    /// or, for a `new` shard, hold one more shard.
+    private func check(
+        _ state: State, vault: VaultID, kind: FileKind, growth: Int, new: Bool, quota: Int?
+    ) throws(StoreError) {
+        let usage = state.usage[vault, default: VaultUsage()]
+        if kind == .shard, new, usage.shards >= maxShardsPerVault {
+            throw .tooManyShards(vault, max: maxShardsPerVault)
+        }
+        let needed = usage.bytes + state.reserved[vault, default: 0] + growth
+        if let quota, growth > 0, needed > quota {
+            throw .quotaExceeded(vault, needed: needed, quota: quota)
+        }
+    }
+
+    /// Renames `temporary` over `path` and accounts for it, under the path's lock so a concurrent
+    /// writer or deleter of the same path sees the same old file: the quota and shard-count check
+    /// against the file really replaced, the reservation's release and the usage update happen in
+    /// one step. Removes `temporary` and releases `reservation` on failure.
     private func commit(
-        _ temporary: String, to path: String, kind: FileKind, vault: VaultID, size: Int, reservation: Int
+        _ temporary: String, to path: String, kind: FileKind, vault: VaultID, charge: Int, freeing: Int,
+        reservation: Int, quota: Int?
     ) throws(StoreError) {
         try lock(for: path).mutex.withLock { (_) throws(StoreError) in
             let old: Int?
             do throws(StoreError) {
-                old = try Sys.regularFileSize(path).map(Self.payloadSize)
-                try Sys.rename(temporary, to: path)
+                old = try Sys.regularFileSize(path).map(Self.charge(fileSize:))
+            } catch {
+                state.withLock { $0.release(reservation, of: vault) }
+                _ = try? Sys.unlink(temporary)
+                throw error
+            }
+            do throws(StoreError) {
+                try state.withLock { (state) throws(StoreError) in
+                    state.release(reservation, of: vault)
+                    try check(state, vault: vault, kind: kind, growth: charge - (old ?? 0) - freeing,
+                              new: old == nil, quota: quota)
+                    state.usage[vault, default: VaultUsage()].add(kind, bytes: charge, replacing: old)
+                }
             } catch {
                 _ = try? Sys.unlink(temporary)
                 throw error
             }
-            state.withLock { state in
-                state.usage[vault, default: VaultUsage()].add(kind, bytes: size, replacing: old)
-                state.release(reservation, of: vault)
+            do throws(StoreError) {
+                try Sys.rename(temporary, to: path)
+            } catch {
+                _ = try? Sys.unlink(temporary)
+                state.withLock { $0.usage[vault, default: VaultUsage()].undo(kind, bytes: charge, replacing: old) }
+                throw error
             }
         }
     }
@@ -336,7 +396,7 @@ extension ShardStore {
     func remove(_ path: String, kind: FileKind, vault: VaultID) throws(StoreError) -> Bool {
         try lock(for: path).mutex.withLock { (_) throws(StoreError) -> Bool in
             guard let size = try Sys.regularFileSize(path), try Sys.unlink(path) else { return false }
-            state.withLock { $0.usage[vault, default: VaultUsage()].remove(kind, bytes: Self.payloadSize(size)) }
+            state.withLock { $0.usage[vault, default: VaultUsage()].remove(kind, bytes: Self.charge(fileSize: size)) }
             return true
         }
     }
@@ -381,6 +441,12 @@ extension VaultUsage {
             case .backup: backups += 1
             }
         }
+    }
+
+    /// Takes back an `add` whose file did not land.
+    mutating func undo(_ kind: ShardStore.FileKind, bytes: Int, replacing old: Int?) {
+        self.bytes -= bytes - (old ?? 0)
+        if old == nil { remove(kind, bytes: 0) }
     }
 
     mutating func remove(_ kind: ShardStore.FileKind, bytes: Int) {

@@ -14,6 +14,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case corruptBackup(VaultID, generation: UInt64)
     /// The write would bring the vault's usage to `needed` bytes, over its `quota`; nothing was written.
     case quotaExceeded(VaultID, needed: Int, quota: Int)
+    /// The vault already holds `max` shards, the most a vault may; nothing was written.
+    case tooManyShards(VaultID, max: Int)
+    /// A shard of no bytes: every shard has a header, so an empty one is a client's mistake or an
+    /// attempt to fill the disk with files the quota would not see; nothing was written.
+    case empty(ShardID)
     /// The write needs `needed` bytes (the file plus the free-space reserve) but only `free` are
     /// available; nothing was written.
     case diskFull(needed: Int, free: Int)
@@ -40,6 +45,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .quotaExceeded(let vault, let needed, let quota):
             return "vault \(vault) would use \(ByteCount(needed)), over its quota of \(ByteCount(quota)); "
                 + "delete data or raise the quota"
+        case .tooManyShards(let vault, let max):
+            return "vault \(vault) already holds \(max) shards, the most this host allows a vault; delete data first"
+        case .empty(let id):
+            return "shard \(id) is empty; a shard has at least its header"
         case .diskFull(let needed, let free):
             return "disk full: the write needs \(ByteCount(needed)) (file plus free-space reserve) "
                 + "but \(ByteCount(free)) is free"

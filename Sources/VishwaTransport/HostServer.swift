@@ -27,25 +27,37 @@ public final class HostServer: Sendable {
         self.localAddress = localAddress
     }
 
-    /// Binds `address` and starts serving. Throws if the address cannot be bound.
+    /// Binds `address` and starts serving, holding every peer to `limits`. Throws if the address
+    /// cannot be bound.
     public static func start(
         service: some HostService, staticKeyPair: X25519KeyPair, address: HostAddress,
-        group: any EventLoopGroup, logger: Logger, maxInFlightPerConnection: Int = 64
+        group: any EventLoopGroup, logger: Logger, limits: HostLimits = HostLimits()
     ) async throws -> HostServer {
+        let peers = PeerLimiter(limits: limits)
+        let gate = RequestGate(limits: limits)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.pendingAnswerBytesPerConnection / 2,
+                                                                     high: limits.pendingAnswerBytesPerConnection))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Keyed by IP alone: one machine's connections share its limits whatever their ports.
+                    let peer = channel.remoteAddress?.ipAddress ?? "?"
+                    guard peers.admit(peer) else {
+                        logger.debug("refusing a connection from \(peer): over its connection or handshake limit")
+                        try channel.pipeline.syncOperations.addHandler(RefuseConnection())
+                        return
+                    }
+                    channel.closeFuture.whenComplete { _ in peers.release(peer) }
                     let authorize: @Sendable ([UInt8], ClientHello) async -> Authorization = { device, hello in
                         await service.authorize(device: device, hello: hello)
                     }
                     let secure = SecureFrameHandler(role: .responder(authorize: authorize),
                                                     staticKeyPair: staticKeyPair, logger: logger)
-                    let dispatcher = RequestDispatcher(service: service, logger: logger,
-                                                       maxInFlight: maxInFlightPerConnection)
+                    let dispatcher = RequestDispatcher(service: service, logger: logger, limits: limits, gate: gate)
                     try channel.pipeline.syncOperations.addHandlers([secure, HandshakeTimeout(), dispatcher])
                 }
             }
@@ -86,8 +98,12 @@ final class HandshakeTimeout: ChannelInboundHandler, RemovableChannelHandler {
 
 /// Decodes request frames of an authorized session and answers them, many at a time.
 ///
-/// At most `maxInFlight` requests run at once per connection; past that, the handler stops asking
-/// the socket for more bytes (TCP back-pressure) until answers go out.
+/// Decoded requests wait in a queue and start while the connection has fewer than
+/// `inFlightPerConnection` running, fewer than `pendingAnswerBytesPerConnection` answer bytes not
+/// yet taken by the socket, and the channel is writable; each then waits for its vault's permit
+/// (`RequestGate`). While anything is queued or the output is backed up, the handler stops asking
+/// the socket for more bytes (TCP back-pressure), so a peer that never reads its answers holds
+/// at most those bounds of the host's memory. It resumes as answers go out.
 final class RequestDispatcher: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = Frame
@@ -95,16 +111,20 @@ final class RequestDispatcher: ChannelDuplexHandler {
 
     private let service: any HostService
     private let logger: Logger
-    private let maxInFlight: Int
+    private let limits: HostLimits
+    private let gate: RequestGate
     private var session: (device: [UInt8], vault: VaultID)?
+    private var queue = CircularBuffer<(id: UInt32, request: Request)>()
     private var inFlight = 0
+    private var pendingAnswerBytes = 0
     private var readHeld = false
     private var flushScheduled = false
 
-    init(service: any HostService, logger: Logger, maxInFlight: Int) {
+    init(service: any HostService, logger: Logger, limits: HostLimits, gate: RequestGate) {
         self.service = service
         self.logger = logger
-        self.maxInFlight = maxInFlight
+        self.limits = limits
+        self.gate = gate
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -129,13 +149,50 @@ final class RequestDispatcher: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
+        queue.append((frame.id, request))
+        startQueued(context: context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resume(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        queue.removeAll()
+        context.fireChannelInactive()
+    }
+
+    /// Whether another request may start now.
+    private func canStart(_ context: ChannelHandlerContext) -> Bool {
+        inFlight < limits.inFlightPerConnection && pendingAnswerBytes < limits.pendingAnswerBytesPerConnection
+            && context.channel.isWritable
+    }
+
+    private func startQueued(context: ChannelHandlerContext) {
+        while canStart(context), let next = queue.popFirst() {
+            start(next.request, id: next.id, context: context)
+        }
+    }
+
+    private func start(_ request: Request, id: UInt32, context: ChannelHandlerContext) {
+        guard let session else { return }
         inFlight += 1
-        let id = frame.id
         let service = self.service
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let promise = context.eventLoop.makePromise(of: Response.self)
-        promise.completeWithTask { await service.handle(request, device: session.device, vault: session.vault) }
-        promise.futureResult.whenSuccess { response in
+        let gate = self.gate
+        let scrub = request.operation == .scrub
+        let eventLoop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: eventLoop)
+        gate.enter(session.vault, scrub: scrub, on: eventLoop).flatMap { () -> EventLoopFuture<Response> in
+            // A request whose connection closed while it waited is not worth the disk.
+            guard bound.value.1.channel.isActive else {
+                return eventLoop.makeSucceededFuture(.failure(.busy, "connection closed"))
+            }
+            let promise = eventLoop.makePromise(of: Response.self)
+            promise.completeWithTask { await service.handle(request, device: session.device, vault: session.vault) }
+            return promise.futureResult
+        }.whenSuccess { response in
+            gate.leave(session.vault, scrub: scrub)
             let (handler, context) = bound.value
             handler.answer(id: id, response: response, context: context)
         }
@@ -144,25 +201,40 @@ final class RequestDispatcher: ChannelDuplexHandler {
     private func answer(id: UInt32, response: Response, context: ChannelHandlerContext) {
         inFlight -= 1
         guard context.channel.isActive else { return }
-        context.write(Self.wrapOutboundOut(response.frame(id: id)), promise: nil)
+        let frame = response.frame(id: id)
+        let size = Frame.headerLength + frame.bodyLength
+        pendingAnswerBytes += size
+        let written = context.eventLoop.makePromise(of: Void.self)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        written.futureResult.whenComplete { _ in
+            let (handler, context) = bound.value
+            handler.pendingAnswerBytes -= size
+            handler.resume(context: context)
+        }
+        context.write(Self.wrapOutboundOut(frame), promise: written)
         // Answers finishing together share one flush (and so one Noise message when small).
         if !flushScheduled {
             flushScheduled = true
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             context.eventLoop.execute {
                 let (handler, context) = bound.value
                 handler.flushScheduled = false
                 context.flush()
             }
         }
-        if readHeld && inFlight < maxInFlight {
+        resume(context: context)
+    }
+
+    /// Starts what the limits now allow, and reads again once nothing waits.
+    private func resume(context: ChannelHandlerContext) {
+        startQueued(context: context)
+        if readHeld && queue.isEmpty && canStart(context) {
             readHeld = false
             context.read()
         }
     }
 
     func read(context: ChannelHandlerContext) {
-        if inFlight >= maxInFlight {
+        if !queue.isEmpty || !canStart(context) {
             readHeld = true
         } else {
             context.read()

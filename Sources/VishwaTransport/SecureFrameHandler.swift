@@ -109,6 +109,17 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         } else {
             raw.writeBuffer(&bytes)
         }
+        switch state {
+        case .handshaking, .authorizing:
+            // A device sends nothing but the handshake before the welcome: anything more is a
+            // peer making the host buffer for it before it has proven a right to anything.
+            guard raw.readableBytes <= HostLimits.preSessionBytes else {
+                fail(context: context, "\(raw.readableBytes) bytes sent before the session was accepted")
+                return
+            }
+        case .established, .failed:
+            break
+        }
         processInbound(context: context)
     }
 

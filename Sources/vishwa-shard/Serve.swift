@@ -26,6 +26,41 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(name: .long, help: ArgumentHelp("Open connections allowed from one IP address; more are closed at once.",
+                                            valueName: "n"))
+    var maxConnectionsPerAddress = HostLimits().connectionsPerAddress
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Connections (handshakes) one IP address may start per second, after a burst of \(HostLimits().handshakeBurstPerAddress).",
+        valueName: "n"))
+    var handshakesPerSecond = HostLimits().handshakesPerSecondPerAddress
+
+    @Option(name: .long, help: ArgumentHelp("Requests of one vault run at once, over all its connections; more wait.",
+                                            valueName: "n"))
+    var maxRequestsPerVault = HostLimits().inFlightPerVault
+
+    @Option(name: .long, help: ArgumentHelp("Shards one vault may store; a new shard past it is refused as over quota.",
+                                            valueName: "n"))
+    var maxShardsPerVault = ShardStore.defaultMaxShardsPerVault
+
+    func validate() throws {
+        for (name, value) in [("--max-connections-per-address", maxConnectionsPerAddress),
+                              ("--handshakes-per-second", handshakesPerSecond),
+                              ("--max-requests-per-vault", maxRequestsPerVault),
+                              ("--max-shards-per-vault", maxShardsPerVault)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1, not \(value)")
+        }
+    }
+
+    /// The limits every peer is held to (docs/wire.md §2–3), from the defaults and the flags.
+    var limits: HostLimits {
+        var limits = HostLimits()
+        limits.connectionsPerAddress = maxConnectionsPerAddress
+        limits.handshakesPerSecondPerAddress = handshakesPerSecond
+        limits.inFlightPerVault = maxRequestsPerVault
+        return limits
+    }
+
     func run() async throws {
         try await reportingErrors {
             let logger = makeLogger(level: logLevel)
@@ -38,14 +73,20 @@ struct Serve: AsyncParsableCommand {
             defer { lock.release() }
             let address = try listenAddress(config: config)
 
-            let store = try ShardStore(directory: options.dir + "/store", freeSpaceReserve: config.reserveBytes, logger: logger)
+            let store = try ShardStore(directory: options.dir + "/store", freeSpaceReserve: config.reserveBytes,
+                                       maxShardsPerVault: maxShardsPerVault, logger: logger)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
             let pool = NIOThreadPool(numberOfThreads: 16)
             pool.start()
+            // Authorization reads only the small registry: two threads keep devices connecting
+            // while the disk pool is busy.
+            let authorizationPool = NIOThreadPool(numberOfThreads: 2)
+            authorizationPool.start()
             let service = ShardHostService(store: store, registry: PairingRegistry(dir: options.dir),
-                                           hostKey: identity.publicKey, threadPool: pool, logger: logger)
+                                           hostKey: identity.publicKey, threadPool: pool,
+                                           authorizationPool: authorizationPool, logger: logger)
             let server = try await HostServer.start(service: service, staticKeyPair: identity, address: address,
-                                                    group: group, logger: logger)
+                                                    group: group, logger: logger, limits: limits)
             print("listening on \(server.localAddress)")
             fflush(nil)
 
@@ -54,6 +95,7 @@ struct Serve: AsyncParsableCommand {
             await server.stop()
             try? await group.shutdownGracefully()
             try? await pool.shutdownGracefully()
+            try? await authorizationPool.shutdownGracefully()
             logger.notice("stopped")
         }
     }

@@ -124,7 +124,8 @@ import VishwaWire
 
         let stat = try await connection.stat()
         #expect(stat.shardCount == 20)
-        #expect(stat.usedBytes == UInt64(shards.map(\.readableBytes).reduce(0, +)))
+        // Each file is charged its size with the 8-byte header, at least 4 KiB (docs/format.md §3.4).
+        #expect(stat.usedBytes == UInt64(shards.map { max($0.readableBytes + 8, 4096) }.reduce(0, +)))
 
         #expect(try await connection.delete([ids[0], ids[1], missing]) == 2)
         await #expect(throws: TransportError.self) { try await connection.get(ids[0]) }

@@ -55,9 +55,13 @@ final class ShardHostProcess: @unchecked Sendable {
     /// Signalled when the daemon's log pipe reaches end of file (the daemon exited).
     private var logDrained = DispatchSemaphore(value: 0)
 
+    /// Options added to every `serve` (limits a test sets).
+    let serveOptions: [String]
+
     /// Creates the host directory (`vishwa-shard init`) and starts serving on an ephemeral port.
-    init(in scratch: Scratch, name: String) throws {
+    init(in scratch: Scratch, name: String, serveOptions: [String] = []) throws {
         dir = scratch.path + "/" + name
+        self.serveOptions = serveOptions
         let created = try run("vishwa-shard", ["init", "--dir", dir, "--listen", "127.0.0.1:0", "--reserve", "0"])
         guard created.status == 0 else { throw TestFailure("vishwa-shard init failed: \(created.stderr)") }
         try start()
@@ -69,7 +73,7 @@ final class ShardHostProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = binDirectory.appendingPathComponent("vishwa-shard")
-        var arguments = ["serve", "--dir", dir, "--log-level", "notice"]
+        var arguments = ["serve", "--dir", dir, "--log-level", "notice"] + serveOptions
         if port != 0 { arguments += ["--listen", "127.0.0.1:\(port)"] }
         process.arguments = arguments
         let out = Pipe()

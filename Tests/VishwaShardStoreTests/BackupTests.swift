@@ -19,7 +19,7 @@ import VishwaCore
             #expect(throws: StoreError.backupNotFound(vaultA, generation: 3)) {
                 try store.getBackup(vault: vaultA, generation: 3)
             }
-            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 0, backups: 5, bytes: 500))
+            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 0, backups: 5, bytes: 5 * ShardStore.minimumCharge))
             #expect(try store.listBackups(vault: vaultB) == [])
 
             // The file name is the generation in 20 zero-padded decimal digits.
@@ -35,19 +35,20 @@ import VishwaCore
     @Test func backupsCountAgainstTheQuotaNetOfWhatTheyPrune() throws {
         try withTemporaryDirectory { dir in
             let store = try openStore(dir)
-            try store.put(vault: vaultA, id: randomID(), bytes: payload(500), quota: nil)
+            // Charges: the shard 49,992 + 8; each backup 9,992 + 8.
+            try store.put(vault: vaultA, id: randomID(), bytes: payload(49_992), quota: nil)
             for generation in UInt64(1)...5 {
-                try store.putBackup(vault: vaultA, generation: generation, bytes: payload(100), quota: 1_000)
+                try store.putBackup(vault: vaultA, generation: generation, bytes: payload(9_992), quota: 100_000)
             }
-            // Generation 6 prunes generation 1, so 500 + 5 × 100 stays within 1,000.
-            try store.putBackup(vault: vaultA, generation: 6, bytes: payload(100), quota: 1_000)
-            #expect(store.usage(vault: vaultA).bytes == 1_000)
-            #expect(throws: StoreError.quotaExceeded(vaultA, needed: 1_001, quota: 1_000)) {
-                try store.putBackup(vault: vaultA, generation: 7, bytes: payload(101), quota: 1_000)
+            // Generation 6 prunes generation 1, so 50,000 + 5 × 10,000 stays within 100,000.
+            try store.putBackup(vault: vaultA, generation: 6, bytes: payload(9_992), quota: 100_000)
+            #expect(store.usage(vault: vaultA).bytes == 100_000)
+            #expect(throws: StoreError.quotaExceeded(vaultA, needed: 100_001, quota: 100_000)) {
+                try store.putBackup(vault: vaultA, generation: 7, bytes: payload(9_993), quota: 100_000)
             }
             #expect(try store.listBackups(vault: vaultA) == [2, 3, 4, 5, 6])
-            #expect(throws: StoreError.quotaExceeded(vaultA, needed: 1_001, quota: 1_000)) {
-                try store.put(vault: vaultA, id: randomID(), bytes: payload(1), quota: 1_000)
+            #expect(throws: StoreError.quotaExceeded(vaultA, needed: 104_096, quota: 100_000)) {
+                try store.put(vault: vaultA, id: randomID(), bytes: payload(1), quota: 100_000)
             }
         }
     }

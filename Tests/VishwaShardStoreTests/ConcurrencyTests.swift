@@ -66,7 +66,7 @@ import VishwaCore
             for id in ids {
                 guard let stored = try? store.get(vault: vaultA, id: id) else { continue }
                 #expect(stored == Self.content(id, Int(stored[0])))
-                bytes += stored.count
+                bytes += ShardStore.charge(payloadSize: stored.count)
                 shards += 1
             }
             #expect(shards > 0)
@@ -101,14 +101,14 @@ import VishwaCore
             let refused = Atomic<Int>(0)
             DispatchQueue.concurrentPerform(iterations: 40) { _ in
                 do {
-                    try store.put(vault: vaultA, id: randomID(), bytes: payload(1_000), quota: 10_000)
+                    try store.put(vault: vaultA, id: randomID(), bytes: payload(9_992), quota: 100_000)
                 } catch StoreError.quotaExceeded {
                     refused.add(1, ordering: .relaxed)
                 } catch {
                     Issue.record("\(error)")
                 }
             }
-            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 10, bytes: 10_000))
+            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 10, bytes: 100_000))
             #expect(refused.load(ordering: .relaxed) == 30)
         }
     }

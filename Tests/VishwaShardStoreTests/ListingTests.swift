@@ -9,7 +9,7 @@ import VishwaCore
             var generator = SystemRandomNumberGenerator()
             let ids = Set((0..<1_000).map { _ in randomID(using: &generator) })
             for (i, id) in ids.enumerated() {
-                try store.put(vault: vaultA, id: id, bytes: payload(i % 50, seed: UInt64(i)), quota: nil)
+                try store.put(vault: vaultA, id: id, bytes: payload(1 + i % 50, seed: UInt64(i)), quota: nil)
             }
             try store.put(vault: vaultB, id: ids.first!, bytes: payload(1), quota: nil)
             let sorted = ids.sorted()
@@ -51,7 +51,9 @@ import VishwaCore
 
             // delete: counts only what existed; usage and listing follow.
             let doomed = Array(sorted[0..<500]) + [missing, sorted[0]]
-            let freed = try doomed.prefix(500).reduce(0) { $0 + (try store.get(vault: vaultA, id: $1).count) }
+            let freed = try doomed.prefix(500).reduce(0) {
+                $0 + ShardStore.charge(payloadSize: try store.get(vault: vaultA, id: $1).count)
+            }
             let before = store.usage(vault: vaultA)
             #expect(try store.delete(vault: vaultA, ids: doomed) == 500)
             #expect(try store.delete(vault: vaultA, ids: doomed) == 0)

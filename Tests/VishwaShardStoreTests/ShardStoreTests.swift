@@ -15,7 +15,7 @@ import VishwaCore
             #expect(try store.get(vault: vaultA, id: id, range: 123..<4567) == Array(bytes[123..<4567]))
             #expect(try store.get(vault: vaultA, id: id, range: 9_999..<10_000) == [bytes[9_999]])
             #expect(try store.get(vault: vaultA, id: id, range: 10_000..<10_000) == [])
-            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, bytes: 10_000))
+            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, bytes: 10_008))
             // The other vault sees nothing of it.
             #expect(throws: StoreError.notFound(id)) { try store.get(vault: vaultB, id: id) }
         }
@@ -49,13 +49,14 @@ import VishwaCore
         }
     }
 
-    @Test func emptyShardsAreStoredToo() throws {
+    @Test func emptyShardsAreRefused() throws {
         try withTemporaryDirectory { dir in
             let store = try openStore(dir)
             let id = randomID()
-            try store.put(vault: vaultA, id: id, bytes: [], quota: nil)
-            #expect(try store.get(vault: vaultA, id: id) == [])
-            #expect(store.has(vault: vaultA, ids: [id]) == [0])
+            #expect(throws: StoreError.empty(id)) { try store.put(vault: vaultA, id: id, bytes: [], quota: nil) }
+            #expect(store.has(vault: vaultA, ids: [id]) == [nil])
+            #expect(store.usage(vault: vaultA) == VaultUsage())
+            #expect(temporaryFiles(under: dir).isEmpty)
         }
     }
 
@@ -66,7 +67,7 @@ import VishwaCore
             try store.put(vault: vaultA, id: id, bytes: payload(1_000, seed: 1), quota: nil)
             try store.put(vault: vaultA, id: id, bytes: payload(300, seed: 2), quota: nil)
             #expect(try store.get(vault: vaultA, id: id) == payload(300, seed: 2))
-            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, bytes: 300))
+            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, bytes: ShardStore.minimumCharge))
             #expect(temporaryFiles(under: dir).isEmpty)
         }
     }
@@ -97,7 +98,7 @@ import VishwaCore
             #expect(try store.scrub(vault: vaultB) == ScrubReport())
             // Scrub never modifies anything.
             #expect(FileManager.default.contents(atPath: shardPath(dir, vaultA, bad)) == before)
-            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 2, bytes: 10_000))
+            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 2, bytes: 10_016))
         }
     }
 
@@ -145,20 +146,20 @@ import VishwaCore
             let store = try openStore(dir)
             let first = randomID()
             let second = randomID()
-            try store.put(vault: vaultA, id: first, bytes: payload(1_000), quota: 1_500)
-            #expect(throws: StoreError.quotaExceeded(vaultA, needed: 2_000, quota: 1_500)) {
-                try store.put(vault: vaultA, id: second, bytes: payload(1_000), quota: 1_500)
+            try store.put(vault: vaultA, id: first, bytes: payload(10_000), quota: 15_000)
+            #expect(throws: StoreError.quotaExceeded(vaultA, needed: 20_016, quota: 15_000)) {
+                try store.put(vault: vaultA, id: second, bytes: payload(10_000), quota: 15_000)
             }
             #expect(store.has(vault: vaultA, ids: [second]) == [nil])
             #expect(FileManager.default.fileExists(atPath: shardPath(dir, vaultA, second)) == false)
             #expect(temporaryFiles(under: dir).isEmpty)
-            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, bytes: 1_000))
+            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, bytes: 10_008))
 
-            // Replacing subtracts the old size: 1,000 → 1,500 fits a quota of 1,500.
-            try store.put(vault: vaultA, id: first, bytes: payload(1_500), quota: 1_500)
-            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, bytes: 1_500))
+            // Replacing subtracts the old size: 10,008 → 14,992 fits a quota of 15,000.
+            try store.put(vault: vaultA, id: first, bytes: payload(14_992), quota: 15_000)
+            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, bytes: 15_000))
             // Another vault has its own usage.
-            try store.put(vault: vaultB, id: second, bytes: payload(1_000), quota: 1_500)
+            try store.put(vault: vaultB, id: second, bytes: payload(10_000), quota: 15_000)
         }
     }
 
@@ -197,7 +198,7 @@ import VishwaCore
             #expect(temporaryFiles(under: dir).isEmpty)
             #expect(capture.contains("removed temp files of interrupted writes count=3"))
             #expect(try store.get(vault: vaultA, id: id) == payload(100))
-            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, backups: 1, bytes: 150))
+            #expect(store.usage(vault: vaultA) == VaultUsage(shards: 1, backups: 1, bytes: 2 * ShardStore.minimumCharge))
         }
     }
 
@@ -241,8 +242,8 @@ import VishwaCore
             let temporary = "\(dir)/vaults/\(vaultA)/\(id.description.prefix(2))/.tmp-00000000000000aa"
             #expect(FileManager.default.createFile(atPath: temporary, contents: Data(payload(5))))
             let survey = try ShardStore.survey(directory: dir)
-            #expect(survey.usage == [vaultA: VaultUsage(shards: 1, bytes: 100),
-                                     vaultB: VaultUsage(backups: 1, bytes: 10)])
+            #expect(survey.usage == [vaultA: VaultUsage(shards: 1, bytes: ShardStore.minimumCharge),
+                                     vaultB: VaultUsage(backups: 1, bytes: ShardStore.minimumCharge)])
             #expect(survey.temporaryFiles == 1)
             #expect(FileManager.default.fileExists(atPath: temporary))
         }
