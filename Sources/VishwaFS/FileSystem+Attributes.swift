@@ -99,7 +99,10 @@ extension FileSystem {
         guard attributes.kind == .file else { throw .noAttribute }
         do {
             guard let health = try await session.health(of: [node]).first else { throw FSError.noAttribute }
-            return health.summary
+            // The catalog backup is what brings this file back after a lost machine: a failing
+            // one is part of every file's health.
+            guard let failure = try await db({ try catalog.backupFailure() }) else { return health.summary }
+            return health.summary + "; catalog backup failing: \(failure.reason)"
         } catch {
             throw Self.fsError(error)
         }

@@ -101,9 +101,16 @@ struct Backup: AsyncParsableCommand {
 
     @OptionGroup var options: UnlockOptions
 
+    @Option(name: .long, help: ArgumentHelp("Bytes of catalog per backup chunk (for tests of many-chunk backups).",
+                                            visibility: .hidden))
+    var chunkSize: Int?
+
     func run() async throws {
         try await reportingErrorsAsync(verbose: options.home.verbose) {
-            let generation = try await withSession(options) { try await CatalogBackup.backup($0) }
+            let parameters = try chunkSize.map { (size) throws(ParameterError) in
+                try CodingParameters(k: CodingParameters.default.k, m: CodingParameters.default.m, chunkSize: size)
+            } ?? .default
+            let generation = try await withSession(options) { try await CatalogBackup.backup($0, parameters: parameters) }
             if let generation {
                 print("catalog backup generation \(generation) stored")
             } else {

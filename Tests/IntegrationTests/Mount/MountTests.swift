@@ -497,7 +497,7 @@ import Glibc
         let status = try run("vishwa-shard", ["status", "--dir", vault.hosts[1].dir, "--json"])
         let hostKey = try #require((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["host_key"] as? String)
         try FileManager.default.moveItem(atPath: vault.home, toPath: vault.home + ".lost")
-        let recovered = try run("vishwa", ["recover", "--home", vault.home, "--recovery-code", code, "--host", vault.hosts[1].address,
+        let recovered = try run("vishwa", ["recover", "--home", vault.home, "--insecure-recovery-code", code, "--host", vault.hosts[1].address,
                                            "--host-key", hostKey, "--no-passphrase"])
         #expect(recovered.status == 0, "\(recovered.stderr)")
         let back = try vault.shell("""
