@@ -11,11 +11,13 @@ import VishwaWire
 /// The encrypted, erasure-coded copy of the catalog kept on the hosts (DESIGN §6), so that a lost
 /// laptop loses nothing: the recovery code and one host's address bring everything back.
 ///
-/// A backup generation is the catalog snapshot cut into chunks and stored as shards exactly like a
-/// file's (k+m shards a chunk, sealed under the backup subkey, a reserved file id, the generation
-/// as version), so a catalog of any size is backed up without any one message growing with it.
-/// Each host then receives one small blob, the manifest: where every shard is, and the host
-/// directory, all sealed, so recovery can start from any one host. Layout: docs/format.md §5.
+/// A backup generation is the catalog snapshot cut into chunks coded like a file's (k+m shards a
+/// chunk, sealed under the backup subkey, a reserved file id, the generation as version). Each
+/// host receives one blob holding the sealed manifest (coding, host directory, where every shard
+/// is), so recovery can start from any one host. A snapshot of one chunk travels inside the blobs
+/// (each host's blob carries its shards); a larger one is stored as shards like a file's, so a
+/// catalog of any size is backed up without any one message growing with it. Layout:
+/// docs/format.md §5.
 public enum CatalogBackup {
     /// The file id shards of catalog backups are bound to (no real file has it: file ids are random).
     static let fileID = FileID(high: 0x7673_6872_6261_636B, low: 0)  // "vshrback"
@@ -39,7 +41,8 @@ public enum CatalogBackup {
         struct Shard: Codable {
             var index: Int
             var host: Int
-            var id: String
+            /// Hex shard id; nil: the shard travels in that host's blob.
+            var id: String?
         }
         var k: Int
         var m: Int
@@ -81,34 +84,55 @@ public enum CatalogBackup {
                                               name: $0.0.record.name) }
         var manifest = Manifest(k: parameters.k, m: parameters.m, chunkSize: parameters.chunkSize, length: snapshot.count,
                                 hosts: hosts, chunks: [])
+        let targets = live.map { (id: $0.0.record.id!, endpoint: $0.0.endpoint, free: $0.1.free_bytes ?? 0) }
+        // One chunk rides in the blobs, as small catalogs always did; more are stored as shards.
+        var carried: [Int64: [(Int, ArraySlice<UInt8>)]] = [:]
         var stored: [GarbageShard] = []
         do {
-            for (index, start) in stride(from: 0, to: max(snapshot.count, 1), by: parameters.chunkSize).enumerated() {
-                let piece = Array(snapshot[start..<min(snapshot.count, start + parameters.chunkSize)])
-                let chunk = try await storeChunk(piece, index: index, generation: generation, parameters: parameters,
-                                                 live: live.map { ($0.0.record.id!, $0.0.endpoint, $0.1.free_bytes ?? 0) },
-                                                 session: session, stored: &stored)
-                manifest.chunks.append(chunk)
+            if snapshot.count <= parameters.chunkSize {
+                let (encoded, placement) = try await encode(snapshot, index: 0, generation: generation, parameters: parameters,
+                                                            hosts: targets, session: session)
+                for (shardIndex, hostID) in placement.hosts.enumerated() {
+                    carried[hostID, default: []].append((shardIndex, encoded.shard(shardIndex)))
+                }
+                let position = Dictionary(uniqueKeysWithValues: targets.enumerated().map { ($0.element.id, $0.offset) })
+                manifest.chunks = [Manifest.Chunk(length: snapshot.count, shards: placement.hosts.enumerated().map {
+                    Manifest.Shard(index: $0.offset, host: position[$0.element]!, id: nil)
+                })]
+            } else {
+                for (index, start) in stride(from: 0, to: snapshot.count, by: parameters.chunkSize).enumerated() {
+                    let piece = Array(snapshot[start..<min(snapshot.count, start + parameters.chunkSize)])
+                    manifest.chunks.append(try await storeChunk(piece, index: index, generation: generation, parameters: parameters,
+                                                                hosts: targets, session: session, stored: &stored))
+                }
             }
-            let blob = seal(manifest, generation: generation, key: session.vault.catalogBackupKey)
+            let sealed = seal(manifest, generation: generation, key: session.vault.catalogBackupKey)
             var holders = 0
-            await withTaskGroup(of: Bool.self) { group in
-                for (entry, _) in live {
-                    let endpoint = entry.endpoint
+            var carriedStored = 0
+            await withTaskGroup(of: Int?.self) { group in
+                for target in targets {
+                    let shards = carried[target.id] ?? []
+                    let blob = Self.blob(generation: generation, manifest: sealed, shards: shards)
                     group.addTask {
                         do {
-                            _ = try await session.pool.send(.backupPut(generation: generation, data: blob), to: endpoint)
-                            return true
+                            _ = try await session.pool.send(.backupPut(generation: generation, data: blob), to: target.endpoint)
+                            return shards.count
                         } catch {
-                            session.logger.warning("catalog backup manifest to \(endpoint) failed: \(error)")
-                            return false
+                            session.logger.warning("catalog backup to \(target.endpoint) failed: \(error)")
+                            return nil
                         }
                     }
                 }
-                for await ok in group where ok { holders += 1 }
+                for await case let count? in group {
+                    holders += 1
+                    carriedStored += count
+                }
             }
             guard holders >= 2 else {
-                throw ClientError.tooFewHosts("catalog backup generation \(generation): only \(holders) host(s) took its manifest, 2 needed")
+                throw ClientError.tooFewHosts("catalog backup generation \(generation): only \(holders) host(s) stored it, 2 needed")
+            }
+            guard carried.isEmpty || carriedStored >= parameters.k + 1 else {
+                throw ClientError.tooFewHosts("catalog backup generation \(generation): only \(carriedStored) shards stored")
             }
         } catch {
             // Whatever was stored is of no use: gc deletes it.
@@ -120,30 +144,37 @@ public enum CatalogBackup {
         return generation
     }
 
-    /// Encodes one chunk of the snapshot, places its shards as a file chunk's and stores them;
-    /// at least k+1 must be stored (one loss short of unreadable is no backup).
-    static func storeChunk(
+    /// Encodes chunk `index` of the snapshot and places its shards as a file chunk's.
+    static func encode(
         _ plaintext: [UInt8], index: Int, generation: UInt64, parameters: CodingParameters,
-        live: [(id: Int64, endpoint: HostEndpoint, free: Int)], session: VaultSession, stored: inout [GarbageShard]
-    ) async throws -> Manifest.Chunk {
+        hosts: [(id: Int64, endpoint: HostEndpoint, free: Int)], session: VaultSession
+    ) async throws -> (EncodedChunk, Placement) {
         let codec = ShardCodec(parameters: parameters)
         let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: fileID, version: generation,
                                    chunkIndex: UInt64(index), chunkLength: plaintext.count)
         let key = session.vault.catalogBackupKey
         let encoded = try await session.blocking { try codec.encode(plaintext, context: context, key: key) }
         let placement = try Placer.place(
-            k: parameters.k, m: parameters.m, shardBytes: encoded.shardLength,
-            chunkIndex: Int(generation % 1000) &+ index,
-            hosts: live.map { PlacementHost(id: $0.id, freeBytes: $0.free, online: true) })
-        let endpoints = Dictionary(uniqueKeysWithValues: live.map { ($0.id, $0.endpoint) })
-        let hostIndex = Dictionary(uniqueKeysWithValues: live.enumerated().map { ($0.element.id, $0.offset) })
+            k: parameters.k, m: parameters.m, shardBytes: encoded.shardLength, chunkIndex: Int(generation % 1000) + index,
+            hosts: hosts.map { PlacementHost(id: $0.id, freeBytes: $0.free, online: true) })
+        return (encoded, placement)
+    }
+
+    /// Encodes one chunk of the snapshot and stores its shards (PUT, random ids, as a file's);
+    /// at least k+1 must be stored (one loss short of unreadable is no backup).
+    static func storeChunk(
+        _ plaintext: [UInt8], index: Int, generation: UInt64, parameters: CodingParameters,
+        hosts: [(id: Int64, endpoint: HostEndpoint, free: Int)], session: VaultSession, stored: inout [GarbageShard]
+    ) async throws -> Manifest.Chunk {
+        let (encoded, placement) = try await encode(plaintext, index: index, generation: generation, parameters: parameters,
+                                                    hosts: hosts, session: session)
+        let endpoints = Dictionary(uniqueKeysWithValues: hosts.map { ($0.id, $0.endpoint) })
+        let position = Dictionary(uniqueKeysWithValues: hosts.enumerated().map { ($0.element.id, $0.offset) })
         var shards: [Manifest.Shard] = []
         await withTaskGroup(of: (Int, Int64, [UInt8])?.self) { group in
             for (shardIndex, hostID) in placement.hosts.enumerated() {
                 let id = Random.bytes(16)
-                var body = ByteBuffer()
-                body.writeBytes(encoded.shard(shardIndex))
-                let request = Request.put(id: WireShardID(bytes: id)!, data: body)
+                let request = Request.put(id: WireShardID(bytes: id)!, data: ByteBuffer(bytes: encoded.shard(shardIndex)))
                 group.addTask {
                     do {
                         _ = try await session.pool.send(request, to: endpoints[hostID]!)
@@ -156,7 +187,7 @@ public enum CatalogBackup {
             }
             for await case let (shardIndex, hostID, id)? in group {
                 stored.append(GarbageShard(shardID: id, hostID: hostID))
-                shards.append(Manifest.Shard(index: shardIndex, host: hostIndex[hostID]!, id: Hex.encode(id)))
+                shards.append(Manifest.Shard(index: shardIndex, host: position[hostID]!, id: Hex.encode(id)))
             }
         }
         guard shards.count >= parameters.k + 1 else {
@@ -165,16 +196,28 @@ public enum CatalogBackup {
         return Manifest.Chunk(length: plaintext.count, shards: shards.sorted { $0.index < $1.index })
     }
 
-    ///     "VWCB" u8 version(2) u64 generation, 24-byte nonce, XChaCha20-Poly1305(manifest JSON)
-    static func seal(_ manifest: Manifest, generation: UInt64, key: SecretBytes) -> ByteBuffer {
+    /// The sealed manifest: 24-byte nonce ‖ XChaCha20-Poly1305 of its JSON.
+    static func seal(_ manifest: Manifest, generation: UInt64, key: SecretBytes) -> [UInt8] {
         let json = [UInt8]((try? JSONEncoder().encode(manifest)) ?? Data())
         let nonce = Random.bytes(XChaCha20Poly1305.nonceLength)
+        return nonce + XChaCha20Poly1305.seal(json, nonce: nonce, additionalData: manifestAD(generation), key: key)
+    }
+
+    ///     "VWCB" u8 version(2) u64 generation u32 manifest length, sealed manifest
+    ///     u16 shard count, then per shard: u8 index, u32 length, shard bytes (of chunk 0)
+    static func blob(generation: UInt64, manifest: [UInt8], shards: [(Int, ArraySlice<UInt8>)]) -> ByteBuffer {
         var b = ByteBuffer()
         b.writeBytes(magic)
         b.writeInteger(UInt8(2))
         b.writeInteger(generation)
-        b.writeBytes(nonce)
-        b.writeBytes(XChaCha20Poly1305.seal(json, nonce: nonce, additionalData: manifestAD(generation), key: key))
+        b.writeInteger(UInt32(manifest.count))
+        b.writeBytes(manifest)
+        b.writeInteger(UInt16(shards.count))
+        for (index, shard) in shards {
+            b.writeInteger(UInt8(index))
+            b.writeInteger(UInt32(shard.count))
+            b.writeBytes(shard)
+        }
         return b
     }
 
@@ -192,8 +235,8 @@ public enum CatalogBackup {
 
     /// A blob from a host, checked only for shape: nothing in it is trusted until it opens.
     enum ParsedBlob {
-        /// Version 2: the sealed manifest.
-        case manifest(generation: UInt64, sealed: [UInt8])
+        /// Version 2: the sealed manifest and the shards of chunk 0 this host carries.
+        case manifest(generation: UInt64, sealed: [UInt8], shards: [(Int, [UInt8])])
         /// Version 1: the snapshot as one chunk, with this host's shards inline.
         case inline(V1)
     }
@@ -214,8 +257,10 @@ public enum CatalogBackup {
               let generation = b.readInteger(as: UInt64.self) else { return nil }
         switch version {
         case 2:
-            guard b.readableBytes > XChaCha20Poly1305.nonceLength + 16 else { return nil }
-            return .manifest(generation: generation, sealed: b.readBytes(length: b.readableBytes)!)
+            guard let length = b.readInteger(as: UInt32.self), Int(length) <= b.readableBytes,
+                  Int(length) > XChaCha20Poly1305.nonceLength + 16, let sealed = b.readBytes(length: Int(length)),
+                  let shards = readShards(&b, limit: 255) else { return nil }
+            return .manifest(generation: generation, sealed: sealed, shards: shards)
         case 1:
             return parseV1(generation: generation, &b).map(ParsedBlob.inline)
         default:
@@ -227,21 +272,26 @@ public enum CatalogBackup {
     ///     u32 directory length, directory (nonce ‖ sealed JSON)
     ///     u16 shard count, then per shard: u8 index, u32 length, shard bytes
     static func parseV1(generation: UInt64, _ b: inout ByteBuffer) -> V1? {
-        // Every length is checked against the bytes present before anything is read or allocated.
         guard let length = b.readInteger(as: UInt32.self), Int(length) <= CodingParameters.maxChunkSize,
               let k = b.readInteger(as: UInt8.self), let m = b.readInteger(as: UInt8.self), k >= 1, Int(k) + Int(m) <= 255,
               let directoryLength = b.readInteger(as: UInt32.self), Int(directoryLength) <= b.readableBytes,
-              let directory = b.readBytes(length: Int(directoryLength)), let count = b.readInteger(as: UInt16.self),
-              Int(count) <= Int(k) + Int(m)
+              let directory = b.readBytes(length: Int(directoryLength)),
+              let shards = readShards(&b, limit: Int(k) + Int(m))
         else { return nil }
+        return V1(generation: generation, length: Int(length), k: Int(k), m: Int(m), directory: directory, shards: shards)
+    }
+
+    /// The shard list ending a blob: every length is checked against the bytes present before it
+    /// is read, and nothing may follow.
+    static func readShards(_ b: inout ByteBuffer, limit: Int) -> [(Int, [UInt8])]? {
+        guard let count = b.readInteger(as: UInt16.self), Int(count) <= limit else { return nil }
         var shards: [(Int, [UInt8])] = []
         for _ in 0..<count {
-            guard let index = b.readInteger(as: UInt8.self), Int(index) < Int(k) + Int(m),
+            guard let index = b.readInteger(as: UInt8.self), Int(index) < limit,
                   let size = b.readInteger(as: UInt32.self), Int(size) <= b.readableBytes,
                   let bytes = b.readBytes(length: Int(size)) else { return nil }
             shards.append((Int(index), bytes))
         }
-        guard b.readableBytes == 0 else { return nil }
-        return V1(generation: generation, length: Int(length), k: Int(k), m: Int(m), directory: directory, shards: shards)
+        return b.readableBytes == 0 ? shards : nil
     }
 }

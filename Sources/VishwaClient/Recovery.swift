@@ -184,7 +184,7 @@ public enum Recovery {
     static func open(_ body: ByteBuffer, _ generation: UInt64, vault: Vault) -> Opened? {
         let key = vault.catalogBackupKey
         switch CatalogBackup.parse(body) {
-        case .manifest(let claimed, let sealed)? where claimed == generation:
+        case .manifest(let claimed, let sealed, _)? where claimed == generation:
             let n = XChaCha20Poly1305.nonceLength
             guard let json = try? XChaCha20Poly1305.open(Array(sealed[n...]), nonce: Array(sealed[..<n]),
                                                          additionalData: CatalogBackup.manifestAD(generation), key: key),
@@ -216,7 +216,9 @@ public enum Recovery {
             else { return false }
             total += chunk.length
         }
-        return total == manifest.length
+        // Shards carried in the blobs are chunk 0's of a one-chunk backup.
+        let carried = manifest.chunks.contains { $0.shards.contains { $0.id == nil } }
+        return total == manifest.length && (!carried || manifest.chunks.count == 1)
     }
 
     /// Fetches each chunk's shards from their hosts and decodes the snapshot, chunk by chunk.
@@ -231,19 +233,30 @@ public enum Recovery {
         var shards: [(hostKey: [UInt8], id: [UInt8])] = []
         for (index, chunk) in manifest.chunks.enumerated() {
             let located = chunk.shards.compactMap { shard -> (HostEndpoint, WireShardID, [UInt8])? in
-                guard let endpoint = endpoints[shard.host], let id = Hex.decode(shard.id), let wire = WireShardID(bytes: id) else { return nil }
+                guard let endpoint = endpoints[shard.host], let hex = shard.id, let id = Hex.decode(hex),
+                      let wire = WireShardID(bytes: id) else { return nil }
                 return (endpoint, wire, id)
             }
             shards += located.map { ($0.0.publicKey, $0.2) }
-            let fetched = await withTaskGroup(of: [UInt8]?.self) { group in
+            // Shards carried in blobs: each holding host's blob of this generation.
+            let carriers = Set(chunk.shards.filter { $0.id == nil }.map(\.host)).compactMap { endpoints[$0] }
+            let fetched = await withTaskGroup(of: [[UInt8]].self) { group in
                 for (endpoint, id, _) in located {
                     group.addTask {
-                        guard let body = try? await pool.send(.get(id: id, offset: 0, length: nil), to: endpoint) else { return nil }
-                        return Array(body.readableBytesView)
+                        guard let body = try? await pool.send(.get(id: id, offset: 0, length: nil), to: endpoint) else { return [] }
+                        return [Array(body.readableBytesView)]
+                    }
+                }
+                for endpoint in carriers {
+                    group.addTask {
+                        guard let reply = try? BackupReply.decode(try await pool.send(.backupGet(generation: generation), to: endpoint)),
+                              reply.generation == generation,
+                              case .manifest(generation, _, let carried)? = CatalogBackup.parse(reply.data) else { return [] }
+                        return carried.map(\.1)
                     }
                 }
                 var all: [[UInt8]] = []
-                for await case let shard? in group { all.append(shard) }
+                for await part in group { all += part }
                 return all
             }
             let context = ShardContext(vaultID: vault.identity.vaultID, fileID: CatalogBackup.fileID, version: generation,
