@@ -133,7 +133,10 @@ let package = Package(
         .testTarget(name: "VishwaFSTests", dependencies: ["VishwaFS", "VishwaCatalog"], swiftSettings: testSettings),
         .testTarget(name: "VishwaFUSETests", dependencies: ["VishwaFUSE", "VishwaFS"], swiftSettings: testSettings),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
-        .testTarget(name: "VishwaClientTests", dependencies: ["VishwaClient"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaClientTests",
+                    dependencies: ["VishwaClient", "VishwaCodec", "VishwaCore", "VishwaCrypto", "VishwaVault", "VishwaWire",
+                                   .product(name: "NIOCore", package: "swift-nio")],
+                    swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["VishwaCore", "TestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VishwaWireTests", dependencies: ["VishwaWire", "VishwaTransport"], swiftSettings: testSettings),
         // Real vishwa-shard processes on 127.0.0.1, driven through the CLI and the client library.
