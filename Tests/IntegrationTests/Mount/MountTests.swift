@@ -458,6 +458,20 @@ import Glibc
         #expect(checked.status == 0, "\(checked.stderr)\nlog: \(vault.log.suffix(2000))")
     }
 
+    /// A catalog backup that fails is part of every file's health on the mount, until one succeeds.
+    @Test func aFailingCatalogBackupShowsInTheMountsHealth() throws {
+        let vault = try MountedVault(hosts: 2, label: "backup-fails")
+        #expect(try vault.shell("echo kept > \"$MNT/f\"").status == 0)
+        vault.hosts[1].stop()
+        #expect(try run("vishwa", ["backup", "--home", vault.home]).status != 0)
+        let failing = try vault.shell("getfattr --only-values -n user.vishwa.health \"$MNT/f\"")
+        #expect(failing.stdout.contains("catalog backup failing: fewer than 2 hosts online"), "\(failing.stdout)\(failing.stderr)")
+        try vault.hosts[1].start()
+        #expect(try run("vishwa", ["backup", "--home", vault.home]).status == 0)
+        let fine = try vault.shell("getfattr --only-values -n user.vishwa.health \"$MNT/f\"")
+        #expect(fine.status == 0 && !fine.stdout.contains("catalog backup"), "\(fine.stdout)\(fine.stderr)")
+    }
+
     /// What is written through the mount reaches the catalog's backup on the hosts with no CLI
     /// command: within the backup interval while mounted (a daemon killed after that loses
     /// nothing), and at unmount. A new home recovered from the code and one host has both files.
