@@ -28,6 +28,9 @@ public enum Recovery {
 
     /// At most this many hosts are asked (directories are authenticated, so only ever-real hosts).
     static let maxHosts = 256
+    /// Generations considered per host, newest first: hosts keep 5, and a host listing a thousand
+    /// forged ones must not cost a thousand fetches.
+    static let generationsPerHost = 8
 
     public static func recover(
         masterKey: SecretBytes, host: HostAddress, hostKey: [UInt8], home: VaultHome, protection: KeyProtection,
@@ -106,9 +109,10 @@ public enum Recovery {
             // Until no directory names a host not asked yet: each newly asked host's newest
             // opening blob may name more hosts.
             while let next = hosts.first(where: { lists[$0] == nil }) {
-                let generations = (try? BackupReply.decodeList(try await pool.send(.backupList, to: next))) ?? []
+                let listed = (try? BackupReply.decodeList(try await pool.send(.backupList, to: next))) ?? []
+                let generations = Array(listed.sorted(by: >).prefix(Recovery.generationsPerHost))
                 lists[next] = generations
-                for generation in generations.sorted(by: >) {
+                for generation in generations {
                     if let blob = await open(generation) {
                         learn(blob.directory)
                         break
@@ -207,14 +211,14 @@ public enum Recovery {
     static func valid(_ manifest: CatalogBackup.Manifest) -> Bool {
         guard let parameters = try? CodingParameters(k: manifest.k, m: manifest.m, chunkSize: manifest.chunkSize),
               manifest.length >= 0, !manifest.chunks.isEmpty,
-              manifest.chunks.count == max(1, (manifest.length + parameters.chunkSize - 1) / parameters.chunkSize)
+              manifest.chunks.count == max(1, manifest.length / parameters.chunkSize + (manifest.length % parameters.chunkSize == 0 ? 0 : 1))
         else { return false }
         var total = 0
         for chunk in manifest.chunks {
             guard chunk.length >= 0, chunk.length <= parameters.chunkSize,
                   chunk.shards.allSatisfy({ $0.index >= 0 && $0.index < parameters.n && $0.host >= 0 && $0.host < manifest.hosts.count })
             else { return false }
-            total += chunk.length
+            total &+= chunk.length
         }
         // Shards carried in the blobs are chunk 0's of a one-chunk backup.
         let carried = manifest.chunks.contains { $0.shards.contains { $0.id == nil } }
@@ -278,7 +282,9 @@ public enum Recovery {
         let segments = max(1, (piece + ShardFormat.segmentLength - 1) / ShardFormat.segmentLength)
         let sizes: Set<Int> = [ShardFormat.headerLength + piece + ShardFormat.tagLength,
                                ShardFormat.headerLength + piece + ShardFormat.tagLength * segments]
-        let fitting = shards.map(\.1).filter { sizes.contains($0.count) }
+        // One shard per index: copies would only inflate the bytes counted below.
+        var seen = Set<Int>()
+        let fitting = shards.filter { $0.0 < parameters.n && sizes.contains($0.1.count) && seen.insert($0.0).inserted }.map(\.1)
         // Decoding allocates n pieces: never more than a few times the bytes the hosts sent.
         let present = fitting.reduce(0) { $0 + $1.count }
         guard fitting.count >= parameters.k, parameters.n * piece <= 4 * present else {
