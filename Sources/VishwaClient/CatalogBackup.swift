@@ -84,21 +84,16 @@ public enum CatalogBackup {
                                               name: $0.0.record.name) }
         var manifest = Manifest(k: parameters.k, m: parameters.m, chunkSize: parameters.chunkSize, length: snapshot.count,
                                 hosts: hosts, chunks: [])
-        let targets = live.map { (id: $0.0.record.id!, endpoint: $0.0.endpoint, free: $0.1.free_bytes ?? 0) }
+        let targets = live.map { Target(id: $0.0.record.id!, endpoint: $0.0.endpoint, free: $0.1.free_bytes ?? 0) }
         // One chunk rides in the blobs, as small catalogs always did; more are stored as shards.
         var carried: [Int64: [(Int, ArraySlice<UInt8>)]] = [:]
         var stored: [GarbageShard] = []
         do {
             if snapshot.count <= parameters.chunkSize {
-                let (encoded, placement) = try await encode(snapshot, index: 0, generation: generation, parameters: parameters,
-                                                            hosts: targets, session: session)
-                for (shardIndex, hostID) in placement.hosts.enumerated() {
-                    carried[hostID, default: []].append((shardIndex, encoded.shard(shardIndex)))
-                }
-                let position = Dictionary(uniqueKeysWithValues: targets.enumerated().map { ($0.element.id, $0.offset) })
-                manifest.chunks = [Manifest.Chunk(length: snapshot.count, shards: placement.hosts.enumerated().map {
-                    Manifest.Shard(index: $0.offset, host: position[$0.element]!, id: nil)
-                })]
+                let (chunk, shards) = try await carry(snapshot, generation: generation, parameters: parameters,
+                                                      hosts: targets, session: session)
+                manifest.chunks = [chunk]
+                carried = shards
             } else {
                 for (index, start) in stride(from: 0, to: snapshot.count, by: parameters.chunkSize).enumerated() {
                     let piece = Array(snapshot[start..<min(snapshot.count, start + parameters.chunkSize)])
@@ -107,27 +102,8 @@ public enum CatalogBackup {
                 }
             }
             let sealed = seal(manifest, generation: generation, key: session.vault.catalogBackupKey)
-            var holders = 0
-            var carriedStored = 0
-            await withTaskGroup(of: Int?.self) { group in
-                for target in targets {
-                    let shards = carried[target.id] ?? []
-                    let blob = Self.blob(generation: generation, manifest: sealed, shards: shards)
-                    group.addTask {
-                        do {
-                            _ = try await session.pool.send(.backupPut(generation: generation, data: blob), to: target.endpoint)
-                            return shards.count
-                        } catch {
-                            session.logger.warning("catalog backup to \(target.endpoint) failed: \(error)")
-                            return nil
-                        }
-                    }
-                }
-                for await case let count? in group {
-                    holders += 1
-                    carriedStored += count
-                }
-            }
+            let (holders, carriedStored) = await putBlobs(generation: generation, manifest: sealed, carried: carried,
+                                                          hosts: targets, session: session)
             guard holders >= 2 else {
                 throw ClientError.tooFewHosts("catalog backup generation \(generation): only \(holders) host(s) stored it, 2 needed")
             }
@@ -144,10 +120,61 @@ public enum CatalogBackup {
         return generation
     }
 
+    /// A host the backup goes to.
+    struct Target: Sendable {
+        var id: Int64
+        var endpoint: HostEndpoint
+        var free: Int
+    }
+
+    /// Codes a one-chunk snapshot; its shards travel in the blobs of the hosts they are placed on.
+    static func carry(
+        _ snapshot: [UInt8], generation: UInt64, parameters: CodingParameters, hosts: [Target], session: VaultSession
+    ) async throws -> (Manifest.Chunk, [Int64: [(Int, ArraySlice<UInt8>)]]) {
+        let (encoded, placement) = try await encode(snapshot, index: 0, generation: generation, parameters: parameters,
+                                                    hosts: hosts, session: session)
+        let position = Dictionary(uniqueKeysWithValues: hosts.enumerated().map { ($0.element.id, $0.offset) })
+        var carried: [Int64: [(Int, ArraySlice<UInt8>)]] = [:]
+        for (shardIndex, hostID) in placement.hosts.enumerated() {
+            carried[hostID, default: []].append((shardIndex, encoded.shard(shardIndex)))
+        }
+        let shards = placement.hosts.enumerated().map { Manifest.Shard(index: $0.offset, host: position[$0.element]!, id: nil) }
+        return (Manifest.Chunk(length: snapshot.count, shards: shards), carried)
+    }
+
+    /// Sends every host its blob (BACKUP_PUT); returns how many hosts took it and how many
+    /// carried shards those held.
+    static func putBlobs(
+        generation: UInt64, manifest: [UInt8], carried: [Int64: [(Int, ArraySlice<UInt8>)]], hosts: [Target],
+        session: VaultSession
+    ) async -> (holders: Int, shards: Int) {
+        await withTaskGroup(of: Int?.self) { group in
+            for target in hosts {
+                let shards = carried[target.id] ?? []
+                let blob = Self.blob(generation: generation, manifest: manifest, shards: shards)
+                group.addTask {
+                    do {
+                        _ = try await session.pool.send(.backupPut(generation: generation, data: blob), to: target.endpoint)
+                        return shards.count
+                    } catch {
+                        session.logger.warning("catalog backup to \(target.endpoint) failed: \(error)")
+                        return nil
+                    }
+                }
+            }
+            var holders = 0, shards = 0
+            for await case let count? in group {
+                holders += 1
+                shards += count
+            }
+            return (holders, shards)
+        }
+    }
+
     /// Encodes chunk `index` of the snapshot and places its shards as a file chunk's.
     static func encode(
         _ plaintext: [UInt8], index: Int, generation: UInt64, parameters: CodingParameters,
-        hosts: [(id: Int64, endpoint: HostEndpoint, free: Int)], session: VaultSession
+        hosts: [Target], session: VaultSession
     ) async throws -> (EncodedChunk, Placement) {
         let codec = ShardCodec(parameters: parameters)
         let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: fileID, version: generation,
@@ -164,7 +191,7 @@ public enum CatalogBackup {
     /// at least k+1 must be stored (one loss short of unreadable is no backup).
     static func storeChunk(
         _ plaintext: [UInt8], index: Int, generation: UInt64, parameters: CodingParameters,
-        hosts: [(id: Int64, endpoint: HostEndpoint, free: Int)], session: VaultSession, stored: inout [GarbageShard]
+        hosts: [Target], session: VaultSession, stored: inout [GarbageShard]
     ) async throws -> Manifest.Chunk {
         let (encoded, placement) = try await encode(plaintext, index: index, generation: generation, parameters: parameters,
                                                     hosts: hosts, session: session)
