@@ -138,7 +138,7 @@ extension FileSystem {
                 return add(total, host.quotaBytes.map { min($0, capacity) } ?? capacity)
             }
             let free = hosts.reduce(0) { total, host in
-                let room = host.quotaBytes.map { $0.subtractingReportingOverflow(host.usedBytes ?? 0) }
+                let room = host.quotaBytes.map { $0.subtractingReportingOverflow(max(0, host.usedBytes ?? 0)) }
                     .map { $0.overflow ? 0 : $0.partialValue } ?? Int.max
                 return add(total, min(host.freeBytes ?? 0, room))
             }
