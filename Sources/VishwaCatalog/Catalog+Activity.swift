@@ -69,6 +69,7 @@ extension Catalog {
             try Self.setMeta("backupGeneration", Int64(generation), onlyRaising: true, in: db)
             try Self.setMeta("backupTime", time, onlyRaising: true, in: db)
             try db.execute(sql: "DELETE FROM meta WHERE key IN ('backupError', 'backupErrorTime')")
+            try db.execute(sql: "INSERT OR IGNORE INTO backup_stored (generation) VALUES (?)", arguments: [Int64(bitPattern: generation)])
             for shard in shards {
                 try db.execute(sql: "INSERT OR IGNORE INTO backup_shard (generation, shardID, host) VALUES (?, ?, ?)",
                                arguments: [Int64(bitPattern: generation), Data(shard.shardID), shard.hostID])
@@ -76,15 +77,16 @@ extension Catalog {
         }
     }
 
-    /// Queues for gc the shards of every backup generation but the newest `kept` (hosts keep as
-    /// many backup blobs: an older blob is gone, and its shards are of no use).
+    /// Queues for gc the shards of every backup generation older than the newest `kept` stored
+    /// (hosts keep as many backup blobs: an older blob is gone, and its shards are of no use).
     public func retireBackupShards(keeping kept: Int) throws(CatalogError) {
         try write(counted: false) { db in
-            let old = "generation NOT IN (SELECT DISTINCT generation FROM backup_shard ORDER BY generation DESC LIMIT ?)"
+            let old = "generation NOT IN (SELECT generation FROM backup_stored ORDER BY generation DESC LIMIT ?)"
             try db.execute(sql: """
                 INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) SELECT shardID, host, ? FROM backup_shard WHERE \(old)
                 """, arguments: [Self.now(), kept])
             try db.execute(sql: "DELETE FROM backup_shard WHERE \(old)", arguments: [kept])
+            try db.execute(sql: "DELETE FROM backup_stored WHERE \(old)", arguments: [kept])
         }
     }
 

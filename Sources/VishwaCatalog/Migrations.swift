@@ -165,6 +165,9 @@ extension Catalog {
                     host INTEGER NOT NULL REFERENCES host(id),
                     PRIMARY KEY (generation, shardID, host)
                 ) WITHOUT ROWID;
+                -- The generations stored, with shards or without (a small catalog travels in the
+                -- hosts' blobs): the newest of them are the ones hosts keep.
+                CREATE TABLE backup_stored (generation INTEGER PRIMARY KEY);
                 """)
         }
         return migrator
