@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import VishwaWire
 
 #if canImport(Glibc)
 import Glibc
@@ -456,6 +457,31 @@ import Glibc
         #expect([0, 1].contains(repaired.status), "\(repaired.stdout)\(repaired.stderr)")
         let checked = try vault.shell("for i in $(seq 1 12); do cmp src/f$i \"$MNT/busy/f$i\"; done")
         #expect(checked.status == 0, "\(checked.stderr)\nlog: \(vault.log.suffix(2000))")
+    }
+
+    /// A host answering nonsense to STAT (2^64−1 bytes everywhere) is pinged every 10 s by the
+    /// mount: the mount lives on, names the host faulty in its log, and counts none of its space.
+    @Test func aHostAnsweringNonsenseNeitherKillsTheMountNorCountsInItsSpace() async throws {
+        let vault = try MountedVault(hosts: 2, label: "liar")
+        // Sane while it is added; nonsense once the mount pings it.
+        let liar = try await LyingHost.start()
+        #expect(try run("vishwa", ["host", "add", liar.code, "--home", vault.home]).status == 0)
+        liar.service.state.withLock {
+            $0.stat = StatReply(capacityBytes: .max, freeBytes: .max, usedBytes: .max, shardCount: .max, quotaBytes: .max - 1,
+                                version: "liar")
+        }
+        var waited = 0
+        while !vault.log.contains("is faulty") && waited < 60 {
+            try await Task.sleep(for: .milliseconds(500))
+            waited += 1
+        }
+        #expect(vault.log.contains("is faulty: claims"), "\(vault.log.suffix(2000))")
+        #expect(vault.daemon?.isRunning == true)
+        let space = try vault.shell("stat -f -c '%b %S' \"$MNT\"")
+        let fields = space.stdout.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(fields.count == 2 && fields[0] * fields[1] < Double(1 << 50), "statfs counts the liar's space: \(space.stdout)")
+        #expect(try vault.shell("echo kept > \"$MNT/f\" && cat \"$MNT/f\"").stdout == "kept\n")
+        await liar.server.stop()
     }
 
     /// A catalog backup that fails is part of every file's health on the mount, until one succeeds.
