@@ -61,11 +61,62 @@ extension Catalog {
         }
     }
 
-    /// Records that backup `generation` is stored on the hosts (what `vishwa status` shows).
-    public func recordBackup(_ generation: UInt64, at time: Int64) throws(CatalogError) {
+    /// Records that backup `generation` is stored on the hosts (what `vishwa status` shows), with
+    /// the shards it consists of; clears a failure recorded before. None of the backup's
+    /// bookkeeping counts as a change: a change would call for the next backup.
+    public func recordBackup(_ generation: UInt64, at time: Int64, shards: [GarbageShard] = []) throws(CatalogError) {
         try write(counted: false) { db in
             try Self.setMeta("backupGeneration", Int64(generation), onlyRaising: true, in: db)
             try Self.setMeta("backupTime", time, onlyRaising: true, in: db)
+            try db.execute(sql: "DELETE FROM meta WHERE key IN ('backupError', 'backupErrorTime')")
+            try db.execute(sql: "INSERT OR IGNORE INTO backup_stored (generation) VALUES (?)", arguments: [Int64(bitPattern: generation)])
+            for shard in shards {
+                try db.execute(sql: "INSERT OR IGNORE INTO backup_shard (generation, shardID, host) VALUES (?, ?, ?)",
+                               arguments: [Int64(bitPattern: generation), Data(shard.shardID), shard.hostID])
+            }
+        }
+    }
+
+    /// Queues for gc the shards of every backup generation older than the newest `kept` stored
+    /// (hosts keep as many backup blobs: an older blob is gone, and its shards are of no use).
+    public func retireBackupShards(keeping kept: Int) throws(CatalogError) {
+        try write(counted: false) { db in
+            let old = "generation NOT IN (SELECT generation FROM backup_stored ORDER BY generation DESC LIMIT ?)"
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) SELECT shardID, host, ? FROM backup_shard WHERE \(old)
+                """, arguments: [Self.now(), kept])
+            try db.execute(sql: "DELETE FROM backup_shard WHERE \(old)", arguments: [kept])
+            try db.execute(sql: "DELETE FROM backup_stored WHERE \(old)", arguments: [kept])
+        }
+    }
+
+    /// Queues shards for gc at once (those of a backup that was not completed).
+    public func queueGarbage(_ shards: [GarbageShard]) throws(CatalogError) {
+        try write(counted: false) { db in
+            for shard in shards {
+                try db.execute(sql: "INSERT OR IGNORE INTO garbage (shardID, host, queuedAt) VALUES (?, ?, ?)",
+                               arguments: [Data(shard.shardID), shard.hostID, Self.now()])
+            }
+        }
+    }
+
+    /// Records why the last catalog backup failed (what `vishwa status` and the mount show) until
+    /// one succeeds.
+    public func recordBackupFailure(_ reason: String, at time: Int64) throws(CatalogError) {
+        try write(counted: false) { db in
+            try db.execute(sql: """
+                INSERT INTO meta (key, value) VALUES ('backupError', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value
+                """, arguments: [String(reason.prefix(1000))])
+            try Self.setMeta("backupErrorTime", time, in: db)
+        }
+    }
+
+    /// The last backup failure not followed by a success: why, and when (Unix seconds).
+    public func backupFailure() throws(CatalogError) -> (reason: String, time: Int64)? {
+        try read { db in
+            guard let reason = try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE key = 'backupError'"),
+                  let time = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'backupErrorTime'") else { return nil }
+            return (reason, time)
         }
     }
 
@@ -124,6 +175,11 @@ extension Catalog {
 public struct GarbageShard: Sendable, Hashable {
     public let shardID: [UInt8]
     public let hostID: Int64
+
+    public init(shardID: [UInt8], hostID: Int64) {
+        self.shardID = shardID
+        self.hostID = hostID
+    }
 }
 
 extension Catalog {

@@ -93,7 +93,8 @@ extension Catalog {
     /// Records what a host reported when it was last reached. Not a change worth a backup: the
     /// mount pings every host every 10 s, and counting these made an idle mount store a new
     /// catalog backup every minute (a recovered catalog learns them again at its first ping).
-    public func recordContact(hostID: Int64, capacityBytes: Int, freeBytes: Int, usedBytes: Int, quotaBytes: Int?, at time: Int) throws(CatalogError) {
+    /// nil figures: the host's answer was not believable, so nothing is known of its space.
+    public func recordContact(hostID: Int64, capacityBytes: Int?, freeBytes: Int?, usedBytes: Int?, quotaBytes: Int?, at time: Int) throws(CatalogError) {
         try write(counted: false) { db in
             try db.execute(sql: """
                 UPDATE host SET capacityBytes = ?, freeBytes = ?, usedBytes = ?, quotaBytes = ?, lastSeen = ? WHERE id = ?

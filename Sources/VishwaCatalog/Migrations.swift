@@ -154,6 +154,22 @@ extension Catalog {
                 CREATE INDEX node_current_version ON node(currentVersion) WHERE currentVersion IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v7-backup-status") { db in
+            try db.execute(sql: """
+                -- The shards of each stored catalog backup generation (backups are chunked and
+                -- stored as shards, like files): when a generation falls out of the newest ones
+                -- kept, its shards go to the garbage queue.
+                CREATE TABLE backup_shard (
+                    generation INTEGER NOT NULL,
+                    shardID BLOB NOT NULL,
+                    host INTEGER NOT NULL REFERENCES host(id),
+                    PRIMARY KEY (generation, shardID, host)
+                ) WITHOUT ROWID;
+                -- The generations stored, with shards or without (a small catalog travels in the
+                -- hosts' blobs): the newest of them are the ones hosts keep.
+                CREATE TABLE backup_stored (generation INTEGER PRIMARY KEY);
+                """)
+        }
         return migrator
     }
 }

@@ -11,14 +11,19 @@ import VishwaWire
 /// The encrypted, erasure-coded copy of the catalog kept on the hosts (DESIGN §6), so that a lost
 /// laptop loses nothing: the recovery code and one host's address bring everything back.
 ///
-/// A backup generation is the catalog snapshot coded like one chunk (k+m shards, the backup subkey,
-/// a reserved file id, the generation as version) and spread over the hosts like any chunk. Each
-/// host's blob also carries the host directory (every host holding this generation), encrypted,
-/// so recovery can start from any one host. Blob layout: docs/format.md §5.
+/// A backup generation is the catalog snapshot cut into chunks coded like a file's (k+m shards a
+/// chunk, sealed under the backup subkey, a reserved file id, the generation as version). Each
+/// host receives one blob holding the sealed manifest (coding, host directory, where every shard
+/// is), so recovery can start from any one host. A snapshot of one chunk travels inside the blobs
+/// (each host's blob carries its shards); a larger one is stored as shards like a file's, so a
+/// catalog of any size is backed up without any one message growing with it. Layout:
+/// docs/format.md §5.
 public enum CatalogBackup {
     /// The file id shards of catalog backups are bound to (no real file has it: file ids are random).
     static let fileID = FileID(high: 0x7673_6872_6261_636B, low: 0)  // "vshrback"
     static let magic = Array("VWCB".utf8)
+    /// Hosts keep this many generations; the shards of older ones are deleted.
+    static let keptGenerations = 5
 
     struct DirectoryEntry: Codable {
         var address: String
@@ -26,85 +31,214 @@ public enum CatalogBackup {
         var name: String?
     }
 
+    /// What a version 2 blob seals: the coding, the hosts, and each chunk's shards.
+    struct Manifest: Codable {
+        struct Chunk: Codable {
+            var length: Int
+            /// Per stored shard: its index in the chunk, the directory entry of its host, its id (hex).
+            var shards: [Shard]
+        }
+        struct Shard: Codable {
+            var index: Int
+            var host: Int
+            /// Hex shard id; nil: the shard travels in that host's blob.
+            var id: String?
+        }
+        var k: Int
+        var m: Int
+        var chunkSize: Int
+        var length: Int
+        var hosts: [DirectoryEntry]
+        var chunks: [Chunk]
+    }
+
     /// Snapshots the catalog and stores it as the next generation. Returns the generation, or nil
-    /// when fewer than 2 hosts answer (the backup waits for the next change).
+    /// when fewer than 2 hosts answer (the backup waits for the next change). Any failure is also
+    /// recorded in the catalog, where `vishwa status` and the mount's health show it.
     @discardableResult
     public static func backup(_ session: VaultSession, parameters: CodingParameters = .default) async throws -> UInt64? {
+        do {
+            let generation = try await store(session, parameters: parameters)
+            if generation == nil {
+                try? session.catalog.recordBackupFailure("fewer than 2 hosts online", at: Int64(Date().timeIntervalSince1970))
+            }
+            return generation
+        } catch {
+            try? session.catalog.recordBackupFailure("\(error)", at: Int64(Date().timeIntervalSince1970))
+            throw error
+        }
+    }
+
+    static func store(_ session: VaultSession, parameters: CodingParameters) async throws -> UInt64? {
         let catalog = session.catalog
         // The number first, so the snapshot knows it: a catalog recovered from it goes on above.
         let generation = try catalog.reserveBackupGeneration()
         let snapshot = try await session.blocking { try catalog.snapshot() }
         let statuses = try await session.hostStatuses()
-        let endpoints = try session.endpoints()
-        let live = zip(endpoints, statuses).filter { $0.1.online }
+        let live = zip(try session.endpoints(), statuses).filter { $0.1.online }
         guard live.count >= 2 else {
             session.logger.warning("catalog backup skipped: \(live.count) host(s) online, at least 2 needed")
             return nil
         }
-        let codecParameters = try CodingParameters(k: parameters.k, m: parameters.m, chunkSize: max(snapshot.count, 1))
-        let codec = ShardCodec(parameters: codecParameters)
-        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: fileID, version: generation,
-                                   chunkIndex: 0, chunkLength: snapshot.count)
-        let key = session.vault.catalogBackupKey
-        let encoded = try await session.blocking { try codec.encode(snapshot, context: context, key: key) }
-        let placement = try Placer.place(
-            k: parameters.k, m: parameters.m, shardBytes: encoded.shardLength, chunkIndex: Int(generation % 1000),
-            hosts: live.map { PlacementHost(id: $0.0.record.id!, freeBytes: $0.1.free_bytes ?? 0, online: true) })
-
-        let directory = live.map { DirectoryEntry(address: $0.0.record.address, publicKey: Hex.encode($0.0.record.publicKey),
-                                                  name: $0.0.record.name) }
-        let sealedDirectory = sealDirectory(directory, generation: generation, key: key)
-        var stored = 0
-        try await withThrowingTaskGroup(of: Int.self) { group in
-            for (entry, _) in live {
-                let indices = placement.hosts.enumerated().filter { $0.element == entry.record.id! }.map(\.offset)
-                let blob = Self.blob(generation: generation, length: snapshot.count, parameters: parameters,
-                                     directory: sealedDirectory, shards: indices.map { ($0, encoded.shard($0)) })
-                let endpoint = entry.endpoint
-                group.addTask {
-                    do {
-                        _ = try await session.pool.send(.backupPut(generation: generation, data: blob), to: endpoint)
-                        return indices.count
-                    } catch {
-                        session.logger.warning("catalog backup to \(endpoint) failed: \(error)")
-                        return 0
-                    }
+        let hosts = live.map { DirectoryEntry(address: $0.0.record.address, publicKey: Hex.encode($0.0.record.publicKey),
+                                              name: $0.0.record.name) }
+        var manifest = Manifest(k: parameters.k, m: parameters.m, chunkSize: parameters.chunkSize, length: snapshot.count,
+                                hosts: hosts, chunks: [])
+        let targets = live.map { Target(id: $0.0.record.id!, endpoint: $0.0.endpoint, free: $0.1.free_bytes ?? 0) }
+        // One chunk rides in the blobs, as small catalogs always did; more are stored as shards.
+        var carried: [Int64: [(Int, ArraySlice<UInt8>)]] = [:]
+        var stored: [GarbageShard] = []
+        do {
+            if snapshot.count <= parameters.chunkSize {
+                let (chunk, shards) = try await carry(snapshot, generation: generation, parameters: parameters,
+                                                      hosts: targets, session: session)
+                manifest.chunks = [chunk]
+                carried = shards
+            } else {
+                for (index, start) in stride(from: 0, to: snapshot.count, by: parameters.chunkSize).enumerated() {
+                    let piece = Array(snapshot[start..<min(snapshot.count, start + parameters.chunkSize)])
+                    manifest.chunks.append(try await storeChunk(piece, index: index, generation: generation, parameters: parameters,
+                                                                hosts: targets, session: session, stored: &stored))
                 }
             }
-            for try await count in group { stored += count }
+            let sealed = seal(manifest, generation: generation, key: session.vault.catalogBackupKey)
+            let (holders, carriedStored) = await putBlobs(generation: generation, manifest: sealed, carried: carried,
+                                                          hosts: targets, session: session)
+            guard holders >= 2 else {
+                throw ClientError.tooFewHosts("catalog backup generation \(generation): only \(holders) host(s) stored it, 2 needed")
+            }
+            guard carried.isEmpty || carriedStored >= parameters.k + 1 else {
+                throw ClientError.tooFewHosts("catalog backup generation \(generation): only \(carriedStored) shards stored")
+            }
+        } catch {
+            // Whatever was stored is of no use: gc deletes it.
+            try? catalog.queueGarbage(stored)
+            throw error
         }
-        guard stored >= parameters.k + 1 else {
-            session.logger.warning("catalog backup generation \(generation): only \(stored) shards stored")
-            return nil
-        }
-        try catalog.recordBackup(generation, at: Int64(Date().timeIntervalSince1970))
+        try catalog.recordBackup(generation, at: Int64(Date().timeIntervalSince1970), shards: stored)
+        try catalog.retireBackupShards(keeping: keptGenerations)
         return generation
     }
 
-    static func sealDirectory(_ directory: [DirectoryEntry], generation: UInt64, key: SecretBytes) -> [UInt8] {
-        let json = [UInt8]((try? JSONEncoder().encode(directory)) ?? Data())
+    /// A host the backup goes to.
+    struct Target: Sendable {
+        var id: Int64
+        var endpoint: HostEndpoint
+        var free: Int
+    }
+
+    /// Codes a one-chunk snapshot; its shards travel in the blobs of the hosts they are placed on.
+    static func carry(
+        _ snapshot: [UInt8], generation: UInt64, parameters: CodingParameters, hosts: [Target], session: VaultSession
+    ) async throws -> (Manifest.Chunk, [Int64: [(Int, ArraySlice<UInt8>)]]) {
+        let (encoded, placement) = try await encode(snapshot, index: 0, generation: generation, parameters: parameters,
+                                                    hosts: hosts, session: session)
+        let position = Dictionary(uniqueKeysWithValues: hosts.enumerated().map { ($0.element.id, $0.offset) })
+        var carried: [Int64: [(Int, ArraySlice<UInt8>)]] = [:]
+        for (shardIndex, hostID) in placement.hosts.enumerated() {
+            carried[hostID, default: []].append((shardIndex, encoded.shard(shardIndex)))
+        }
+        let shards = placement.hosts.enumerated().map { Manifest.Shard(index: $0.offset, host: position[$0.element]!, id: nil) }
+        return (Manifest.Chunk(length: snapshot.count, shards: shards), carried)
+    }
+
+    /// Sends every host its blob (BACKUP_PUT); returns how many hosts took it and how many
+    /// carried shards those held.
+    static func putBlobs(
+        generation: UInt64, manifest: [UInt8], carried: [Int64: [(Int, ArraySlice<UInt8>)]], hosts: [Target],
+        session: VaultSession
+    ) async -> (holders: Int, shards: Int) {
+        await withTaskGroup(of: Int?.self) { group in
+            for target in hosts {
+                let shards = carried[target.id] ?? []
+                let blob = Self.blob(generation: generation, manifest: manifest, shards: shards)
+                group.addTask {
+                    do {
+                        _ = try await session.pool.send(.backupPut(generation: generation, data: blob), to: target.endpoint)
+                        return shards.count
+                    } catch {
+                        session.logger.warning("catalog backup to \(target.endpoint) failed: \(error)")
+                        return nil
+                    }
+                }
+            }
+            var holders = 0, shards = 0
+            for await case let count? in group {
+                holders += 1
+                shards += count
+            }
+            return (holders, shards)
+        }
+    }
+
+    /// Encodes chunk `index` of the snapshot and places its shards as a file chunk's.
+    static func encode(
+        _ plaintext: [UInt8], index: Int, generation: UInt64, parameters: CodingParameters,
+        hosts: [Target], session: VaultSession
+    ) async throws -> (EncodedChunk, Placement) {
+        let codec = ShardCodec(parameters: parameters)
+        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: fileID, version: generation,
+                                   chunkIndex: UInt64(index), chunkLength: plaintext.count)
+        let key = session.vault.catalogBackupKey
+        let encoded = try await session.blocking { try codec.encode(plaintext, context: context, key: key) }
+        let placement = try Placer.place(
+            k: parameters.k, m: parameters.m, shardBytes: encoded.shardLength, chunkIndex: Int(generation % 1000) + index,
+            hosts: hosts.map { PlacementHost(id: $0.id, freeBytes: $0.free, online: true) })
+        return (encoded, placement)
+    }
+
+    /// Encodes one chunk of the snapshot and stores its shards (PUT, random ids, as a file's);
+    /// at least k+1 must be stored (one loss short of unreadable is no backup).
+    static func storeChunk(
+        _ plaintext: [UInt8], index: Int, generation: UInt64, parameters: CodingParameters,
+        hosts: [Target], session: VaultSession, stored: inout [GarbageShard]
+    ) async throws -> Manifest.Chunk {
+        let (encoded, placement) = try await encode(plaintext, index: index, generation: generation, parameters: parameters,
+                                                    hosts: hosts, session: session)
+        let endpoints = Dictionary(uniqueKeysWithValues: hosts.map { ($0.id, $0.endpoint) })
+        let position = Dictionary(uniqueKeysWithValues: hosts.enumerated().map { ($0.element.id, $0.offset) })
+        var shards: [Manifest.Shard] = []
+        await withTaskGroup(of: (Int, Int64, [UInt8])?.self) { group in
+            for (shardIndex, hostID) in placement.hosts.enumerated() {
+                let id = Random.bytes(16)
+                let request = Request.put(id: WireShardID(bytes: id)!, data: ByteBuffer(bytes: encoded.shard(shardIndex)))
+                group.addTask {
+                    do {
+                        _ = try await session.pool.send(request, to: endpoints[hostID]!)
+                        return (shardIndex, hostID, id)
+                    } catch {
+                        session.logger.warning("catalog backup shard to \(endpoints[hostID]!) failed: \(error)")
+                        return nil
+                    }
+                }
+            }
+            for await case let (shardIndex, hostID, id)? in group {
+                stored.append(GarbageShard(shardID: id, hostID: hostID))
+                shards.append(Manifest.Shard(index: shardIndex, host: position[hostID]!, id: Hex.encode(id)))
+            }
+        }
+        guard shards.count >= parameters.k + 1 else {
+            throw ClientError.tooFewHosts("catalog backup generation \(generation): only \(shards.count) shards of chunk \(index) stored")
+        }
+        return Manifest.Chunk(length: plaintext.count, shards: shards.sorted { $0.index < $1.index })
+    }
+
+    /// The sealed manifest: 24-byte nonce ‖ XChaCha20-Poly1305 of its JSON.
+    static func seal(_ manifest: Manifest, generation: UInt64, key: SecretBytes) -> [UInt8] {
+        let json = [UInt8]((try? JSONEncoder().encode(manifest)) ?? Data())
         let nonce = Random.bytes(XChaCha20Poly1305.nonceLength)
-        return nonce + XChaCha20Poly1305.seal(json, nonce: nonce, additionalData: directoryAD(generation), key: key)
+        return nonce + XChaCha20Poly1305.seal(json, nonce: nonce, additionalData: manifestAD(generation), key: key)
     }
 
-    static func directoryAD(_ generation: UInt64) -> [UInt8] {
-        Array("vishwa host directory".utf8) + (0..<8).map { UInt8(truncatingIfNeeded: generation >> (56 - 8 * UInt64($0))) }
-    }
-
-    ///     "VWCB" u8 version(1) u64 generation u32 snapshot length u8 k u8 m
-    ///     u32 directory length, directory (nonce ‖ sealed JSON)
-    ///     u16 shard count, then per shard: u8 index, u32 length, shard bytes
-    static func blob(generation: UInt64, length: Int, parameters: CodingParameters, directory: [UInt8],
-                     shards: [(Int, ArraySlice<UInt8>)]) -> ByteBuffer {
+    ///     "VWCB" u8 version(2) u64 generation u32 manifest length, sealed manifest
+    ///     u16 shard count, then per shard: u8 index, u32 length, shard bytes (of chunk 0)
+    static func blob(generation: UInt64, manifest: [UInt8], shards: [(Int, ArraySlice<UInt8>)]) -> ByteBuffer {
         var b = ByteBuffer()
         b.writeBytes(magic)
-        b.writeInteger(UInt8(1))
+        b.writeInteger(UInt8(2))
         b.writeInteger(generation)
-        b.writeInteger(UInt32(length))
-        b.writeInteger(UInt8(parameters.k))
-        b.writeInteger(UInt8(parameters.m))
-        b.writeInteger(UInt32(directory.count))
-        b.writeBytes(directory)
+        b.writeInteger(UInt32(manifest.count))
+        b.writeBytes(manifest)
         b.writeInteger(UInt16(shards.count))
         for (index, shard) in shards {
             b.writeInteger(UInt8(index))
@@ -114,7 +248,27 @@ public enum CatalogBackup {
         return b
     }
 
-    struct ParsedBlob {
+    static func manifestAD(_ generation: UInt64) -> [UInt8] {
+        Array("vishwa catalog backup 2".utf8) + bigEndian(generation)
+    }
+
+    static func directoryAD(_ generation: UInt64) -> [UInt8] {
+        Array("vishwa host directory".utf8) + bigEndian(generation)
+    }
+
+    static func bigEndian(_ value: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
+    }
+
+    /// A blob from a host, checked only for shape: nothing in it is trusted until it opens.
+    enum ParsedBlob {
+        /// Version 2: the sealed manifest and the shards of chunk 0 this host carries.
+        case manifest(generation: UInt64, sealed: [UInt8], shards: [(Int, [UInt8])])
+        /// Version 1: the snapshot as one chunk, with this host's shards inline.
+        case inline(V1)
+    }
+
+    struct V1 {
         var generation: UInt64
         var length: Int
         var k: Int
@@ -126,19 +280,45 @@ public enum CatalogBackup {
     /// Parses a blob from a host; nil when it is not one (hostile input is checked, never trusted).
     static func parse(_ body: ByteBuffer) -> ParsedBlob? {
         var b = body
-        guard b.readBytes(length: 4) == magic, b.readInteger(as: UInt8.self) == 1,
-              let generation = b.readInteger(as: UInt64.self), let length = b.readInteger(as: UInt32.self),
+        guard b.readBytes(length: 4) == magic, let version = b.readInteger(as: UInt8.self),
+              let generation = b.readInteger(as: UInt64.self) else { return nil }
+        switch version {
+        case 2:
+            guard let length = b.readInteger(as: UInt32.self), Int(length) <= b.readableBytes,
+                  Int(length) > XChaCha20Poly1305.nonceLength + 16, let sealed = b.readBytes(length: Int(length)),
+                  let shards = readShards(&b, limit: 255) else { return nil }
+            return .manifest(generation: generation, sealed: sealed, shards: shards)
+        case 1:
+            return parseV1(generation: generation, &b).map(ParsedBlob.inline)
+        default:
+            return nil
+        }
+    }
+
+    ///     (after "VWCB" u8 version(1) u64 generation) u32 snapshot length u8 k u8 m
+    ///     u32 directory length, directory (nonce ‖ sealed JSON)
+    ///     u16 shard count, then per shard: u8 index, u32 length, shard bytes
+    static func parseV1(generation: UInt64, _ b: inout ByteBuffer) -> V1? {
+        guard let length = b.readInteger(as: UInt32.self), Int(length) <= CodingParameters.maxChunkSize,
               let k = b.readInteger(as: UInt8.self), let m = b.readInteger(as: UInt8.self), k >= 1, Int(k) + Int(m) <= 255,
-              let directoryLength = b.readInteger(as: UInt32.self), directoryLength < (16 << 20),
-              let directory = b.readBytes(length: Int(directoryLength)), let count = b.readInteger(as: UInt16.self)
+              let directoryLength = b.readInteger(as: UInt32.self), Int(directoryLength) <= b.readableBytes,
+              let directory = b.readBytes(length: Int(directoryLength)),
+              let shards = readShards(&b, limit: Int(k) + Int(m))
         else { return nil }
+        return V1(generation: generation, length: Int(length), k: Int(k), m: Int(m), directory: directory, shards: shards)
+    }
+
+    /// The shard list ending a blob: every length is checked against the bytes present before it
+    /// is read, and nothing may follow.
+    static func readShards(_ b: inout ByteBuffer, limit: Int) -> [(Int, [UInt8])]? {
+        guard let count = b.readInteger(as: UInt16.self), Int(count) <= limit else { return nil }
         var shards: [(Int, [UInt8])] = []
         for _ in 0..<count {
-            guard let index = b.readInteger(as: UInt8.self), let size = b.readInteger(as: UInt32.self),
+            guard let index = b.readInteger(as: UInt8.self), Int(index) < limit,
+                  let size = b.readInteger(as: UInt32.self), Int(size) <= b.readableBytes,
                   let bytes = b.readBytes(length: Int(size)) else { return nil }
             shards.append((Int(index), bytes))
         }
-        guard b.readableBytes == 0 else { return nil }
-        return ParsedBlob(generation: generation, length: Int(length), k: Int(k), m: Int(m), directory: directory, shards: shards)
+        return b.readableBytes == 0 ? shards : nil
     }
 }

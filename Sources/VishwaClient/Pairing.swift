@@ -11,7 +11,7 @@ public enum Pairing {
     public struct Result: Sendable {
         public let host: HostRecord
         public let isNew: Bool
-        public let stat: StatReply
+        public let figures: HostFigures
     }
 
     /// Connects to the host named in `code`, proves the invitation, and records the host.
@@ -33,13 +33,51 @@ public enum Pairing {
         }
         var record = HostRecord(address: code.address.description, publicKey: code.hostKey, name: name,
                                 addedAt: Int(Date().timeIntervalSince1970))
-        record.capacityBytes = Int(stat.capacityBytes)
-        record.freeBytes = Int(stat.freeBytes)
-        record.usedBytes = Int(stat.usedBytes)
-        record.quotaBytes = stat.quotaBytes.map(Int.init)
+        let figures = HostFigures(stat)
+        if figures.fault == nil {
+            record.capacityBytes = figures.capacity
+            record.freeBytes = figures.free
+            record.usedBytes = figures.used
+            record.quotaBytes = figures.quota
+        }
         record.lastSeen = Int(Date().timeIntervalSince1970)
         let stored = try session.catalog.addHost(record)
-        return Result(host: stored.record, isNew: stored.isNew, stat: stat)
+        return Result(host: stored.record, isNew: stored.isNew, figures: figures)
+    }
+}
+
+/// A host's STAT answer as numbers this device can use. The host is not trusted: each number is
+/// clamped to `limit` (a lying 2^64−1 must not trap a conversion, nor a sum over hosts), and
+/// figures that contradict each other or exceed the limit set `fault`; a faulty host's figures
+/// are not used (it is given no shards and adds nothing to the mount's free space).
+public struct HostFigures: Sendable, Equatable {
+    /// 1 EiB, more than any host's disk; 8 hosts at the limit still sum below Int.max.
+    public static let limit: UInt64 = 1 << 60
+
+    public let capacity: Int
+    public let free: Int
+    public let used: Int
+    public let quota: Int?
+    /// Why the answer makes no sense; nil when it does.
+    public let fault: String?
+
+    public init(_ stat: StatReply) {
+        let clamp = { (value: UInt64) in Int(min(value, Self.limit)) }
+        capacity = clamp(stat.capacityBytes)
+        free = clamp(stat.freeBytes)
+        used = clamp(stat.usedBytes)
+        quota = stat.quotaBytes.map(clamp)
+        let named: [(String, UInt64?)] = [("capacity", stat.capacityBytes), ("free", stat.freeBytes),
+                                          ("used", stat.usedBytes), ("quota", stat.quotaBytes)]
+        if let (name, value) = named.first(where: { ($0.1 ?? 0) > Self.limit }) {
+            fault = "claims \(value!) bytes \(name), more than any disk"
+        } else if stat.freeBytes > stat.capacityBytes {
+            fault = "claims more free space (\(stat.freeBytes)) than capacity (\(stat.capacityBytes))"
+        } else if stat.usedBytes > stat.capacityBytes {
+            fault = "claims this vault uses more (\(stat.usedBytes)) than its capacity (\(stat.capacityBytes))"
+        } else {
+            fault = nil
+        }
     }
 }
 
@@ -57,6 +95,8 @@ public struct HostStatus: Sendable, Codable {
     public let quota_bytes: Int?
     public let round_trip_ms: Double?
     public let error: String?
+    /// Why the host's answers make no sense (then its figures are nil: not trusted); nil when sane.
+    public let faulty: String?
 }
 
 extension VaultSession {
@@ -93,14 +133,16 @@ extension VaultSession {
         return try await blocking { try hosts.enumerated().map { position, host in
             switch results[position] {
             case .success(let (stat, ms))?:
-                try catalog.recordContact(hostID: host.record.id!, capacityBytes: Int(stat.capacityBytes),
-                                          freeBytes: Int(stat.freeBytes), usedBytes: Int(stat.usedBytes),
-                                          quotaBytes: stat.quotaBytes.map(Int.init), at: now)
+                let figures = HostFigures(stat)
+                let sane = figures.fault == nil
+                try catalog.recordContact(hostID: host.record.id!, capacityBytes: sane ? figures.capacity : nil,
+                                          freeBytes: sane ? figures.free : nil, usedBytes: sane ? figures.used : nil,
+                                          quotaBytes: sane ? figures.quota : nil, at: now)
                 return HostStatus(address: host.record.address, public_key: Hex.encode(host.record.publicKey),
                                   name: host.record.name, online: true, last_seen: now,
-                                  capacity_bytes: Int(stat.capacityBytes), free_bytes: Int(stat.freeBytes),
-                                  used_bytes: Int(stat.usedBytes), quota_bytes: stat.quotaBytes.map(Int.init),
-                                  round_trip_ms: ms, error: nil)
+                                  capacity_bytes: sane ? figures.capacity : nil, free_bytes: sane ? figures.free : nil,
+                                  used_bytes: sane ? figures.used : nil, quota_bytes: sane ? figures.quota : nil,
+                                  round_trip_ms: ms, error: nil, faulty: figures.fault)
             case .failure(let error)?:
                 return Self.offline(host.record, error.description)
             case nil:
@@ -112,6 +154,7 @@ extension VaultSession {
     private static func offline(_ record: HostRecord, _ error: String) -> HostStatus {
         HostStatus(address: record.address, public_key: Hex.encode(record.publicKey), name: record.name, online: false,
                    last_seen: record.lastSeen, capacity_bytes: record.capacityBytes, free_bytes: record.freeBytes,
-                   used_bytes: record.usedBytes, quota_bytes: record.quotaBytes, round_trip_ms: nil, error: error)
+                   used_bytes: record.usedBytes, quota_bytes: record.quotaBytes, round_trip_ms: nil, error: error,
+                   faulty: nil)
     }
 }

@@ -13,8 +13,11 @@ import VishwaWire
 /// `vishwa recover`: rebuilds `$VISHWA_HOME` on a new machine from the recovery code and one host.
 ///
 /// The device identity and vault id derive from the master key, so the hosts recognise the
-/// recovered machine as the device they paired with. The newest backup generation that any k
-/// shards reconstruct wins; older ones are tried when a newer one is incomplete.
+/// recovered machine as the device they paired with. No host is trusted: every host the given one
+/// and the backups' sealed directories name is asked, and the newest generation that opens with
+/// the recovery code and rebuilds wins, so one host serving old generations cannot roll the
+/// catalog back. Nothing a host says sizes an allocation before it is authenticated or checked
+/// against the bytes it sent.
 public enum Recovery {
     public struct Result: Sendable {
         public let vaultID: VaultID
@@ -22,6 +25,12 @@ public enum Recovery {
         public let files: Int
         public let hosts: Int
     }
+
+    /// At most this many hosts are asked (directories are authenticated, so only ever-real hosts).
+    static let maxHosts = 256
+    /// Generations considered per host, newest first: hosts keep 5, and a host listing a thousand
+    /// forged ones must not cost a thousand fetches.
+    static let generationsPerHost = 8
 
     public static func recover(
         masterKey: SecretBytes, host: HostAddress, hostKey: [UInt8], home: VaultHome, protection: KeyProtection,
@@ -33,10 +42,10 @@ public enum Recovery {
         let pool = HostPool(device: vault.deviceKeyPair, hello: ClientHello(vaultID: vault.identity.vaultID, intent: .session),
                             group: group, logger: logger)
         defer { Task { try? await group.shutdownGracefully() } }
-        let first = HostEndpoint(address: host, publicKey: hostKey)
-        let snapshot: (UInt64, [UInt8])
+        let found: Found
         do {
-            snapshot = try await newestSnapshot(from: first, pool: pool, vault: vault)
+            var search = Search(pool: pool, vault: vault)
+            found = try await search.newest(startingAt: HostEndpoint(address: host, publicKey: hostKey))
             await pool.closeAll()
         } catch {
             await pool.closeAll()
@@ -44,7 +53,7 @@ public enum Recovery {
         }
         do {
             try DurableFile.makeDirectory(home.path)
-            try DurableFile.replace(home.path + "/catalog.sqlite", bytes: snapshot.1, mode: 0o600)
+            try DurableFile.replace(home.path + "/catalog.sqlite", bytes: found.snapshot, mode: 0o600)
         } catch {
             throw ClientError.cannotWrite(path: home.path + "/catalog.sqlite", reason: error.description)
         }
@@ -52,62 +61,237 @@ public enum Recovery {
         try Vault.create(in: home, protection: protection, masterKey: masterKey)
         let catalog = try Catalog(path: home.path + "/catalog.sqlite")
         let files = try catalog.files().count
-        let hosts = try catalog.hosts().count
-        try catalog.setMeta("backupGeneration", Int64(snapshot.0))
-        try catalog.log("recover", "catalog restored from backup generation \(snapshot.0) via \(host)")
-        return Result(vaultID: vault.identity.vaultID, generation: snapshot.0, files: files, hosts: hosts)
+        let records = try catalog.hosts()
+        // The restored generation's own shards are not in its snapshot: recorded now, so they are
+        // deleted when it grows old, like every other generation's.
+        let ids = Dictionary(records.map { ($0.publicKey, $0.id!) }, uniquingKeysWith: { first, _ in first })
+        let shards = found.shards.compactMap { shard in ids[shard.hostKey].map { GarbageShard(shardID: shard.id, hostID: $0) } }
+        try catalog.recordBackup(found.generation, at: Int64(Date().timeIntervalSince1970), shards: shards)
+        try catalog.log("recover", "catalog restored from backup generation \(found.generation) via \(host)")
+        return Result(vaultID: vault.identity.vaultID, generation: found.generation, files: files, hosts: records.count)
     }
 
-    /// Tries generations from newest to oldest until one decodes.
-    static func newestSnapshot(from first: HostEndpoint, pool: HostPool, vault: Vault) async throws -> (UInt64, [UInt8]) {
-        let generations = try BackupReply.decodeList(try await pool.send(.backupList, to: first))
-        guard !generations.isEmpty else {
-            throw ClientError.unreadable("\(first) holds no catalog backup for this vault (wrong recovery code, or no backup made yet)")
-        }
-        var problems: [String] = []
-        for generation in generations.sorted(by: >) {
-            do {
-                return (generation, try await snapshot(generation, from: first, pool: pool, vault: vault))
-            } catch {
-                problems.append("generation \(generation): \(error)")
+    struct Found {
+        var generation: UInt64
+        var snapshot: [UInt8]
+        var shards: [(hostKey: [UInt8], id: [UInt8])]
+    }
+
+    /// A blob that opened with the backup key.
+    enum Opened {
+        case manifest(CatalogBackup.Manifest)
+        case inline(directory: [CatalogBackup.DirectoryEntry], blob: CatalogBackup.V1)
+
+        var directory: [CatalogBackup.DirectoryEntry] {
+            switch self {
+            case .manifest(let manifest): return manifest.hosts
+            case .inline(let directory, _): return directory
             }
         }
-        throw ClientError.unreadable("no catalog backup could be rebuilt: " + problems.prefix(3).joined(separator: "; "))
     }
 
-    static func snapshot(_ generation: UInt64, from first: HostEndpoint, pool: HostPool, vault: Vault) async throws -> [UInt8] {
+    /// The hosts found so far, what each lists, and the blobs opened.
+    struct Search {
+        let pool: HostPool
+        let vault: Vault
+        var hosts: [HostEndpoint] = []
+        var lists: [HostEndpoint: [UInt64]] = [:]
+        var opened: [UInt64: Opened] = [:]
+
+        init(pool: HostPool, vault: Vault) {
+            self.pool = pool
+            self.vault = vault
+        }
+
+        /// Asks every reachable host, then rebuilds generations newest first until one rebuilds.
+        mutating func newest(startingAt first: HostEndpoint) async throws -> Found {
+            hosts = [first]
+            // Until no directory names a host not asked yet: each newly asked host's newest
+            // opening blob may name more hosts.
+            while let next = hosts.first(where: { lists[$0] == nil }) {
+                let listed = (try? BackupReply.decodeList(try await pool.send(.backupList, to: next))) ?? []
+                let generations = Array(listed.sorted(by: >).prefix(Recovery.generationsPerHost))
+                lists[next] = generations
+                for generation in generations {
+                    if let blob = await open(generation) {
+                        learn(blob.directory)
+                        break
+                    }
+                }
+            }
+            let candidates = Set(lists.values.joined()).sorted(by: >)
+            guard !candidates.isEmpty else {
+                throw ClientError.unreadable("\(first) holds no catalog backup for this vault (wrong recovery code, or no backup made yet)")
+            }
+            var problems: [String] = []
+            for generation in candidates {
+                guard let blob = await open(generation) else {
+                    problems.append("generation \(generation): no host's copy opens with this recovery code")
+                    continue
+                }
+                do {
+                    return try await rebuild(generation, blob)
+                } catch {
+                    problems.append("generation \(generation): \(error)")
+                }
+            }
+            throw ClientError.unreadable("no catalog backup could be rebuilt: " + problems.prefix(3).joined(separator: "; "))
+        }
+
+        mutating func learn(_ directory: [CatalogBackup.DirectoryEntry]) {
+            for entry in directory where hosts.count < Recovery.maxHosts {
+                guard let address = HostAddress(parsing: entry.address), let key = Hex.decode(entry.publicKey), key.count == 32
+                else { continue }
+                let endpoint = HostEndpoint(address: address, publicKey: key)
+                if !hosts.contains(endpoint) { hosts.append(endpoint) }
+            }
+        }
+
+        /// Generation `generation` from the first host listing it whose copy opens (cached).
+        mutating func open(_ generation: UInt64) async -> Opened? {
+            if let known = opened[generation] { return known }
+            for host in hosts where lists[host]?.contains(generation) == true {
+                if let blob = try? await fetch(generation, from: host), let result = Recovery.open(blob, generation, vault: vault) {
+                    opened[generation] = result
+                    return result
+                }
+            }
+            return nil
+        }
+
+        func fetch(_ generation: UInt64, from host: HostEndpoint) async throws -> ByteBuffer {
+            let reply = try BackupReply.decode(try await pool.send(.backupGet(generation: generation), to: host))
+            guard reply.generation == generation else { throw ClientError.unreadable("\(host) answered another generation") }
+            return reply.data
+        }
+
+        func rebuild(_ generation: UInt64, _ blob: Opened) async throws -> Found {
+            switch blob {
+            case .manifest(let manifest):
+                return try await Recovery.rebuild(generation, manifest, pool: pool, vault: vault)
+            case .inline(let directory, let first):
+                var shards = first.shards
+                for entry in directory {
+                    guard let address = HostAddress(parsing: entry.address), let key = Hex.decode(entry.publicKey) else { continue }
+                    let endpoint = HostEndpoint(address: address, publicKey: key)
+                    if let other = try? await fetch(generation, from: endpoint), case .inline(let parsed)? = CatalogBackup.parse(other),
+                       parsed.generation == generation, parsed.k == first.k, parsed.m == first.m, parsed.length == first.length {
+                        shards += parsed.shards
+                    }
+                }
+                return Found(generation: generation, snapshot: try Recovery.decodeV1(first, shards: shards, vault: vault), shards: [])
+            }
+        }
+    }
+
+    /// Opens a blob with the backup key; nil when it is not generation `generation` of this vault.
+    static func open(_ body: ByteBuffer, _ generation: UInt64, vault: Vault) -> Opened? {
         let key = vault.catalogBackupKey
-        guard let blob = CatalogBackup.parse(try await fetchBlob(generation, from: first, pool: pool)),
-              blob.generation == generation else {
-            throw ClientError.unreadable("malformed backup blob from \(first)")
+        switch CatalogBackup.parse(body) {
+        case .manifest(let claimed, let sealed, _)? where claimed == generation:
+            let n = XChaCha20Poly1305.nonceLength
+            guard let json = try? XChaCha20Poly1305.open(Array(sealed[n...]), nonce: Array(sealed[..<n]),
+                                                         additionalData: CatalogBackup.manifestAD(generation), key: key),
+                  let manifest = try? JSONDecoder().decode(CatalogBackup.Manifest.self, from: Data(json.exposedCopy())),
+                  valid(manifest) else { return nil }
+            return .manifest(manifest)
+        case .inline(let blob)? where blob.generation == generation:
+            guard blob.directory.count > 24,
+                  let json = try? XChaCha20Poly1305.open(Array(blob.directory[24...]), nonce: Array(blob.directory[..<24]),
+                                                         additionalData: CatalogBackup.directoryAD(generation), key: key),
+                  let directory = try? JSONDecoder().decode([CatalogBackup.DirectoryEntry].self, from: Data(json.exposedCopy()))
+            else { return nil }
+            return .inline(directory: directory, blob: blob)
+        default:
+            return nil
         }
-        let directory: [CatalogBackup.DirectoryEntry]
-        do {
-            let sealed = blob.directory
-            guard sealed.count > 24 else { throw ClientError.unreadable("empty host directory") }
-            let json = try XChaCha20Poly1305.open(Array(sealed[24...]), nonce: Array(sealed[0..<24]),
-                                                  additionalData: CatalogBackup.directoryAD(generation), key: key)
-            directory = try JSONDecoder().decode([CatalogBackup.DirectoryEntry].self, from: Data(json.exposedCopy()))
-        } catch {
-            throw ClientError.unreadable("the host directory of generation \(generation) does not open with this recovery code")
-        }
-        var shards = blob.shards
-        for entry in directory {
-            guard let address = HostAddress(parsing: entry.address), let publicKey = Hex.decode(entry.publicKey),
-                  publicKey != first.publicKey else { continue }
-            let endpoint = HostEndpoint(address: address, publicKey: publicKey)
-            if let other = try? await fetchBlob(generation, from: endpoint, pool: pool),
-               let parsed = CatalogBackup.parse(other), parsed.generation == generation {
-                shards += parsed.shards
-            }
-        }
-        let parameters = try CodingParameters(k: blob.k, m: blob.m, chunkSize: max(blob.length, 1))
-        let context = ShardContext(vaultID: vault.identity.vaultID, fileID: CatalogBackup.fileID, version: generation,
-                                   chunkIndex: 0, chunkLength: blob.length)
-        return try ShardCodec(parameters: parameters).decode(shards.map(\.1), context: context, key: key).plaintext
     }
 
-    static func fetchBlob(_ generation: UInt64, from host: HostEndpoint, pool: HostPool) async throws -> ByteBuffer {
-        try BackupReply.decode(try await pool.send(.backupGet(generation: generation), to: host)).data
+    /// A sealed manifest is ours, but it still has to describe something the format allows.
+    static func valid(_ manifest: CatalogBackup.Manifest) -> Bool {
+        guard let parameters = try? CodingParameters(k: manifest.k, m: manifest.m, chunkSize: manifest.chunkSize),
+              manifest.length >= 0, !manifest.chunks.isEmpty,
+              manifest.chunks.count == max(1, manifest.length / parameters.chunkSize + (manifest.length % parameters.chunkSize == 0 ? 0 : 1))
+        else { return false }
+        var total = 0
+        for chunk in manifest.chunks {
+            guard chunk.length >= 0, chunk.length <= parameters.chunkSize,
+                  chunk.shards.allSatisfy({ $0.index >= 0 && $0.index < parameters.n && $0.host >= 0 && $0.host < manifest.hosts.count })
+            else { return false }
+            total &+= chunk.length
+        }
+        // Shards carried in the blobs are chunk 0's of a one-chunk backup.
+        let carried = manifest.chunks.contains { $0.shards.contains { $0.id == nil } }
+        return total == manifest.length && (!carried || manifest.chunks.count == 1)
+    }
+
+    /// Fetches each chunk's shards from their hosts and decodes the snapshot, chunk by chunk.
+    static func rebuild(_ generation: UInt64, _ manifest: CatalogBackup.Manifest, pool: HostPool, vault: Vault) async throws -> Found {
+        let parameters = try CodingParameters(k: manifest.k, m: manifest.m, chunkSize: manifest.chunkSize)
+        let codec = ShardCodec(parameters: parameters)
+        let endpoints: [HostEndpoint?] = manifest.hosts.map { entry in
+            guard let address = HostAddress(parsing: entry.address), let key = Hex.decode(entry.publicKey) else { return nil }
+            return HostEndpoint(address: address, publicKey: key)
+        }
+        var snapshot: [UInt8] = []
+        var shards: [(hostKey: [UInt8], id: [UInt8])] = []
+        for (index, chunk) in manifest.chunks.enumerated() {
+            let located = chunk.shards.compactMap { shard -> (HostEndpoint, WireShardID, [UInt8])? in
+                guard let endpoint = endpoints[shard.host], let hex = shard.id, let id = Hex.decode(hex),
+                      let wire = WireShardID(bytes: id) else { return nil }
+                return (endpoint, wire, id)
+            }
+            shards += located.map { ($0.0.publicKey, $0.2) }
+            // Shards carried in blobs: each holding host's blob of this generation.
+            let carriers = Set(chunk.shards.filter { $0.id == nil }.map(\.host)).compactMap { endpoints[$0] }
+            let fetched = await withTaskGroup(of: [[UInt8]].self) { group in
+                for (endpoint, id, _) in located {
+                    group.addTask {
+                        guard let body = try? await pool.send(.get(id: id, offset: 0, length: nil), to: endpoint) else { return [] }
+                        return [Array(body.readableBytesView)]
+                    }
+                }
+                for endpoint in carriers {
+                    group.addTask {
+                        guard let reply = try? BackupReply.decode(try await pool.send(.backupGet(generation: generation), to: endpoint)),
+                              reply.generation == generation,
+                              case .manifest(generation, _, let carried)? = CatalogBackup.parse(reply.data) else { return [] }
+                        return carried.map(\.1)
+                    }
+                }
+                var all: [[UInt8]] = []
+                for await part in group { all += part }
+                return all
+            }
+            let context = ShardContext(vaultID: vault.identity.vaultID, fileID: CatalogBackup.fileID, version: generation,
+                                       chunkIndex: UInt64(index), chunkLength: chunk.length)
+            do {
+                snapshot += try codec.decode(fetched, context: context, key: vault.catalogBackupKey).plaintext
+            } catch {
+                throw ClientError.unreadable("chunk \(index) of \(manifest.chunks.count): \(error)")
+            }
+        }
+        return Found(generation: generation, snapshot: snapshot, shards: shards)
+    }
+
+    /// The version 1 snapshot (one chunk): k, m and the length are not sealed in that format, so
+    /// they are believed only as far as the shards present bear them out.
+    static func decodeV1(_ blob: CatalogBackup.V1, shards: [(Int, [UInt8])], vault: Vault) throws -> [UInt8] {
+        let parameters = try CodingParameters(k: blob.k, m: blob.m, chunkSize: max(blob.length, 1))
+        let piece = parameters.pieceLength(forChunkLength: blob.length)
+        let segments = max(1, (piece + ShardFormat.segmentLength - 1) / ShardFormat.segmentLength)
+        let sizes: Set<Int> = [ShardFormat.headerLength + piece + ShardFormat.tagLength,
+                               ShardFormat.headerLength + piece + ShardFormat.tagLength * segments]
+        // One shard per index: copies would only inflate the bytes counted below.
+        var seen = Set<Int>()
+        let fitting = shards.filter { $0.0 < parameters.n && sizes.contains($0.1.count) && seen.insert($0.0).inserted }.map(\.1)
+        // Decoding allocates n pieces: never more than a few times the bytes the hosts sent.
+        let present = fitting.reduce(0) { $0 + $1.count }
+        guard fitting.count >= parameters.k, parameters.n * piece <= 4 * present else {
+            throw ClientError.unreadable("the backup's shards do not fit its claimed size (\(blob.length) bytes, \(blob.k)+\(blob.m))")
+        }
+        let context = ShardContext(vaultID: vault.identity.vaultID, fileID: CatalogBackup.fileID, version: blob.generation,
+                                   chunkIndex: 0, chunkLength: blob.length)
+        return try ShardCodec(parameters: parameters).decode(fitting, context: context, key: vault.catalogBackupKey).plaintext
     }
 }

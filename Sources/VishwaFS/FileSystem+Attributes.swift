@@ -99,7 +99,10 @@ extension FileSystem {
         guard attributes.kind == .file else { throw .noAttribute }
         do {
             guard let health = try await session.health(of: [node]).first else { throw FSError.noAttribute }
-            return health.summary
+            // The catalog backup is what brings this file back after a lost machine: a failing
+            // one is part of every file's health.
+            guard let failure = try await db({ try catalog.backupFailure() }) else { return health.summary }
+            return health.summary + "; catalog backup failing: \(failure.reason)"
         } catch {
             throw Self.fsError(error)
         }
@@ -125,13 +128,19 @@ extension FileSystem {
         let catalog = catalog, parameters = options.parameters
         return try now {
             let hosts = try catalog.hosts().filter { $0.state == "active" }
+            // Figures came from hosts: sums saturate rather than trap, whatever a catalog holds.
+            let add = { (total: Int, bytes: Int) in
+                let (sum, overflow) = total.addingReportingOverflow(max(0, bytes))
+                return overflow ? Int.max : sum
+            }
             let raw = hosts.reduce(0) { total, host in
                 let capacity = host.capacityBytes ?? 0
-                return total + max(0, host.quotaBytes.map { min($0, capacity) } ?? capacity)
+                return add(total, host.quotaBytes.map { min($0, capacity) } ?? capacity)
             }
             let free = hosts.reduce(0) { total, host in
-                let room = host.quotaBytes.map { $0 - (host.usedBytes ?? 0) } ?? Int.max
-                return total + max(0, min(host.freeBytes ?? 0, room))
+                let room = host.quotaBytes.map { $0.subtractingReportingOverflow(max(0, host.usedBytes ?? 0)) }
+                    .map { $0.overflow ? 0 : $0.partialValue } ?? Int.max
+                return add(total, min(host.freeBytes ?? 0, room))
             }
             let usable = { (bytes: Int) in Int(Double(bytes) * Double(parameters.k) / Double(parameters.n)) }
             return Capacity(totalBytes: usable(raw), freeBytes: usable(free), files: try catalog.usage().nodes)

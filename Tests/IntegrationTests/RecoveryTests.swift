@@ -39,12 +39,18 @@ import Glibc
         // A mistyped code is named as such and writes nothing.
         var typo = Array(code)
         typo[0] = typo[0] == "A" ? "B" : "A"
-        let bad = try run("vishwa", ["recover", "--home", home, "--recovery-code", String(typo), "--host", hosts[2].address,
+        let bad = try run("vishwa", ["recover", "--home", home, "--insecure-recovery-code", String(typo), "--host", hosts[2].address,
                                      "--host-key", hostKey, "--no-passphrase"])
         #expect(bad.status == 14)
+        #expect(bad.stderr.contains("visible to 'ps'"), "no warning for a code on the command line: \(bad.stderr)")
+        // No terminal to ask and no file: refused before anything is done.
+        let unasked = try run("vishwa", ["recover", "--home", home, "--host", hosts[2].address, "--host-key", hostKey, "--no-passphrase"])
+        #expect(unasked.status != 0 && unasked.stderr.contains("--recovery-code-file"), "\(unasked.stderr)")
+        let codeFile = scratch.path + "/recovery-code"
+        try Data((code + "\n").utf8).write(to: URL(fileURLWithPath: codeFile))
         #expect(!FileManager.default.fileExists(atPath: home))
 
-        let recovered = try run("vishwa", ["recover", "--home", home, "--recovery-code", code, "--host", hosts[2].address,
+        let recovered = try run("vishwa", ["recover", "--home", home, "--recovery-code-file", codeFile, "--host", hosts[2].address,
                                            "--host-key", hostKey, "--no-passphrase"])
         #expect(recovered.status == 0, "\(recovered.stderr)")
         #expect(recovered.stdout.contains("4 files, 4 hosts"))
@@ -60,9 +66,91 @@ import Glibc
         #expect(try run("vishwa", ["verify", "--catalog", "--home", home]).status == 0)
 
         // Recovering over an existing vault is refused.
-        let again = try run("vishwa", ["recover", "--home", home, "--recovery-code", code, "--host", hosts[2].address,
+        let again = try run("vishwa", ["recover", "--home", home, "--recovery-code-file", codeFile, "--host", hosts[2].address,
                                        "--host-key", hostKey, "--no-passphrase"])
         #expect(again.status == 10)
+    }
+
+    /// A catalog backup is chunked like a file, so its size is not bounded by what one message
+    /// carries: here chunks of 4 KiB, many per backup, round-trip through recovery. The shards of
+    /// generations hosts no longer keep are deleted by gc.
+    @Test func aBackupOfManyChunksRoundTripsAndOldGenerationsAreCollected() throws {
+        let scratch = Scratch("chunked")
+        let home = scratch.path + "/home"
+        let created = try run("vishwa", ["init", "--home", home, "--no-passphrase", "--json"])
+        let code = try #require((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["recovery_code"] as? String)
+        var hosts: [ShardHostProcess] = []
+        for i in 0..<3 {
+            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
+            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
+            hosts.append(host)
+        }
+        var uploaded: [String: Data] = [:]
+        for i in 0..<20 {
+            let local = scratch.path + "/file\(i)"
+            let data = Data((0..<(1000 * i)).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ i) })
+            try data.write(to: URL(fileURLWithPath: local))
+            #expect(try run("vishwa", ["upload", local, "--folder", "d\(i % 4)", "--home", home]).status == 0)
+            uploaded["/d\(i % 4)/file\(i)"] = data
+        }
+        let shardFiles = { hosts.map { files(under: $0.dir + "/store/vaults").count }.reduce(0, +) }
+        let before = shardFiles()
+        let backup = try run("vishwa", ["backup", "--chunk-size", "4096", "--home", home])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let catalogBytes = (try FileManager.default.attributesOfItem(atPath: home + "/catalog.sqlite")[.size] as? Int) ?? 0
+        // Every chunk of at most 4 KiB is 10 shards.
+        #expect(shardFiles() - before >= 10 * (catalogBytes / 2 / 4096), "\(shardFiles() - before) shards for a \(catalogBytes)-byte catalog")
+        let generation = try #require(backup.stdout.split(separator: " ").compactMap { Int($0) }.first)
+
+        try FileManager.default.removeItem(atPath: home)
+        let codeFile = scratch.path + "/code"
+        try Data(code.utf8).write(to: URL(fileURLWithPath: codeFile))
+        let status = try run("vishwa-shard", ["status", "--dir", hosts[1].dir, "--json"])
+        let hostKey = try #require((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["host_key"] as? String)
+        let recovered = try run("vishwa", ["recover", "--home", home, "--recovery-code-file", codeFile, "--host", hosts[1].address,
+                                           "--host-key", hostKey, "--no-passphrase"])
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        #expect(recovered.stdout.contains("20 files, 3 hosts (catalog backup generation \(generation))"), "\(recovered.stdout)")
+        for (path, data) in uploaded {
+            let out = scratch.path + "/out"
+            try? FileManager.default.removeItem(atPath: out)
+            #expect(try run("vishwa", ["download", path, out, "--home", home]).status == 0)
+            #expect(sameBytes(FileManager.default.contents(atPath: out), data), "\(path) differs after recovery")
+        }
+
+        // Hosts keep 5 generations; gc deletes the shards of older ones (the restored one's
+        // included), so the store holds at most 5 generations' worth.
+        let chunked = ["backup", "--chunk-size", "4096", "--home", home]
+        for _ in 0..<9 { #expect(try run("vishwa", chunked).status == 0) }
+        let beforeLast = shardFiles()
+        #expect(try run("vishwa", chunked).status == 0)
+        let last = shardFiles() - beforeLast
+        #expect(try run("vishwa", ["gc", "--min-age", "0", "--home", home]).status == 0)
+        let kept = shardFiles() - before
+        #expect(last > 0 && kept <= 5 * last, "\(kept) backup shards kept, \(last) in the newest generation")
+    }
+
+    /// A backup that fails is shown by `vishwa status` until one succeeds.
+    @Test func aFailedBackupShowsInStatus() throws {
+        let scratch = Scratch("backup-fails")
+        let home = try makeVault(in: scratch)
+        var hosts: [ShardHostProcess] = []
+        for i in 0..<2 {
+            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
+            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
+            hosts.append(host)
+        }
+        hosts[1].stop()
+        #expect(try run("vishwa", ["backup", "--home", home]).status != 0)
+        let failing = try run("vishwa", ["status", "--home", home])
+        #expect(failing.stdout.contains("catalog backup FAILED"), "\(failing.stdout)")
+        let json = try run("vishwa", ["status", "--json", "--home", home])
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((report?["backup_error"] as? String)?.contains("2 hosts") == true, "\(json.stdout)")
+
+        try hosts[1].start()
+        #expect(try run("vishwa", ["backup", "--home", home]).status == 0)
+        #expect(!(try run("vishwa", ["status", "--home", home])).stdout.contains("FAILED"))
     }
 
     /// SIGKILL of `vishwa` while it uploads a new version: the file is its old version, whole,

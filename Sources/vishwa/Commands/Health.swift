@@ -64,6 +64,9 @@ struct StatusCommand: AsyncParsableCommand {
         let files_on_offline_hosts: Int
         let backup_generation: Int64?
         let backup_time: Int64?
+        /// Why the last catalog backup failed, when no backup has succeeded since.
+        let backup_error: String?
+        let backup_error_time: Int64?
     }
 
     func run() async throws {
@@ -72,6 +75,7 @@ struct StatusCommand: AsyncParsableCommand {
                 let hosts = try await session.hostStatuses()
                 let files = try session.catalog.files()
                 let offline = Set(hosts.filter { !$0.online }.map(\.public_key))
+                let failure = try session.catalog.backupFailure()
                 var exposed = Set<Int64>()
                 for host in try session.catalog.hosts() where offline.contains(Hex.encode(host.publicKey)) {
                     exposed.formUnion(try session.catalog.filesWithShards(onHost: host.id!))
@@ -80,7 +84,8 @@ struct StatusCommand: AsyncParsableCommand {
                               bytes: files.map(\.size).reduce(0, +), degraded_files: files.filter(\.degraded).map(\.path),
                               files_on_offline_hosts: exposed.count,
                               backup_generation: try session.catalog.meta("backupGeneration"),
-                              backup_time: try session.catalog.meta("backupTime"))
+                              backup_time: try session.catalog.meta("backupTime"),
+                              backup_error: failure?.reason, backup_error_time: failure?.time)
             }
             if json { try printJSON(report); return }
             print("hosts: \(report.hosts_online) of \(report.hosts.count) online")
@@ -100,6 +105,9 @@ struct StatusCommand: AsyncParsableCommand {
                 print("catalog backup: generation \(generation), \(HostList.ago(Int(time)))")
             } else {
                 print("catalog backup: none yet (needs 2 hosts online)")
+            }
+            if let error = report.backup_error, let time = report.backup_error_time {
+                print("catalog backup FAILED \(HostList.ago(Int(time))): \(error)")
             }
         }
     }

@@ -55,9 +55,13 @@ struct HostAdd: AsyncParsableCommand {
                 try session.catalog.log("host", "paired with \(pairing.address)")
                 if try session.catalog.hosts().count >= 2 { await backupAfterChange(session) }
                 await session.close()
-                let quota = result.stat.quotaBytes.map { ", quota \(ByteCount(Int($0)))" } ?? ", no quota"
+                let figures = result.figures
+                let quota = figures.quota.map { ", quota \(ByteCount($0))" } ?? ", no quota"
                 print("\(result.isNew ? "Paired with" : "Already paired with; updated") host \(pairing.address) "
-                      + "(key \(KeyFingerprint.short(pairing.hostKey))): \(ByteCount(Int(result.stat.freeBytes))) free\(quota)")
+                      + "(key \(KeyFingerprint.short(pairing.hostKey))): \(ByteCount(figures.free)) free\(quota)")
+                if let fault = figures.fault {
+                    printError("warning: host \(pairing.address) is faulty (\(fault)): it is given no shards until it answers sensibly")
+                }
             } catch {
                 await session.close()
                 throw error
@@ -74,7 +78,7 @@ struct HostList: AsyncParsableCommand {
 
     @OptionGroup var options: UnlockOptions
 
-    @Flag(name: .long, help: "Print a JSON list of objects with address, public_key, online, last_seen, capacity_bytes, used_bytes.")
+    @Flag(name: .long, help: "Print a JSON list of objects with address, public_key, online, last_seen, capacity_bytes, used_bytes, faulty.")
     var json = false
 
     @Option(name: .long, help: "Seconds to wait for each host.")
@@ -106,11 +110,11 @@ struct HostList: AsyncParsableCommand {
     }
 
     static func line(_ s: HostStatus) -> String {
-        let state = s.online ? "online " : "OFFLINE"
+        let state = !s.online ? "OFFLINE" : s.faulty == nil ? "online " : "FAULTY "
         let seen = s.last_seen.map { "last seen " + Self.ago($0) } ?? "never seen"
         let space = s.capacity_bytes.map { cap in
             "\(ByteCount(s.used_bytes ?? 0)) used, \(ByteCount(s.free_bytes ?? 0)) free of \(ByteCount(cap))"
-        } ?? "capacity unknown"
+        } ?? (s.faulty.map { "answers make no sense: \($0)" } ?? "capacity unknown")
         let rtt = s.round_trip_ms.map { String(format: ", %.1f ms", $0) } ?? ""
         return "\(s.address.padding(22)) \(state)  \(space)\(rtt)  (\(seen)\(s.name.map { ", " + $0 } ?? ""))"
     }

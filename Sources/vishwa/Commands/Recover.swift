@@ -10,17 +10,21 @@ struct Recover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rebuild this vault on a new machine from the recovery code and one host.",
         discussion: """
-            Fetches the newest catalog backup any k shards can rebuild, writes the key file and the \
-            catalog, after which every file downloads again.
+            Asks for the recovery code without echo (or reads it from --recovery-code-file), asks \
+            the given host and every host its backup names for their catalog backups, and restores \
+            the newest one that opens with the code and that any k shards rebuild. Writes the key \
+            file and the catalog, after which every file downloads again.
             """)
 
     @OptionGroup var home: HomeOptions
 
-    @Option(name: .long, help: "The recovery code printed by 'vishwa init'.")
-    var recoveryCode: String?
-
-    @Option(name: .long, help: "Read the recovery code from this file.")
+    @Option(name: .long, help: "Read the recovery code printed by 'vishwa init' from this file (default: ask for it).")
     var recoveryCodeFile: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The recovery code itself: visible to every user through 'ps' and kept in shell history. "
+            + "Prefer the prompt or --recovery-code-file.", valueName: "code"))
+    var insecureRecoveryCode: String?
 
     @Option(name: .long, help: "One host that held this vault (HOST:PORT).")
     var host: String
@@ -35,12 +39,32 @@ struct Recover: AsyncParsableCommand {
     var noPassphrase = false
 
     func validate() throws {
-        if (recoveryCode == nil) == (recoveryCodeFile == nil) {
-            throw ValidationError("give the recovery code with --recovery-code or --recovery-code-file")
+        if recoveryCodeFile != nil && insecureRecoveryCode != nil {
+            throw ValidationError("give the recovery code once: --recovery-code-file or --insecure-recovery-code")
+        }
+        if recoveryCodeFile == nil && insecureRecoveryCode == nil && !Passphrase.canPrompt {
+            throw ValidationError("no terminal to ask for the recovery code: give --recovery-code-file F")
         }
         if noPassphrase == (passphraseFile != nil) && !Passphrase.canPrompt {
             throw ValidationError("give --passphrase-file F or --no-passphrase for the new key file")
         }
+    }
+
+    /// The recovery code: from the file, the prompt, or (warned about) the command line.
+    func recoveryCodeText() throws -> String {
+        if let recoveryCodeFile {
+            guard let data = FileManager.default.contents(atPath: recoveryCodeFile) else {
+                throw InputError("cannot read recovery code file \(recoveryCodeFile)")
+            }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let insecureRecoveryCode {
+            printError("warning: a recovery code on the command line is visible to 'ps' and kept in shell history; "
+                       + "prefer the prompt or --recovery-code-file")
+            return insecureRecoveryCode
+        }
+        guard let typed = Passphrase.prompt("Recovery code: ") else { throw InputError("no terminal to ask for the recovery code") }
+        return String(decoding: typed, as: UTF8.self)
     }
 
     func run() async throws {
@@ -49,7 +73,7 @@ struct Recover: AsyncParsableCommand {
             guard let key = Hex.decode(hostKey), key.count == 32 else {
                 throw InputError("--host-key must be 64 hex digits (the host's public key)")
             }
-            let text = try recoveryCode ?? String(decoding: Passphrase.fromFile(recoveryCodeFile!), as: UTF8.self)
+            let text = try recoveryCodeText()
             let masterKey = try RecoveryCode.decode(text)
             let protection: KeyProtection
             if noPassphrase {
@@ -77,9 +101,16 @@ struct Backup: AsyncParsableCommand {
 
     @OptionGroup var options: UnlockOptions
 
+    @Option(name: .long, help: ArgumentHelp("Bytes of catalog per backup chunk (for tests of many-chunk backups).",
+                                            visibility: .hidden))
+    var chunkSize: Int?
+
     func run() async throws {
         try await reportingErrorsAsync(verbose: options.home.verbose) {
-            let generation = try await withSession(options) { try await CatalogBackup.backup($0) }
+            let parameters = try chunkSize.map { (size) throws(ParameterError) in
+                try CodingParameters(k: CodingParameters.default.k, m: CodingParameters.default.m, chunkSize: size)
+            } ?? .default
+            let generation = try await withSession(options) { try await CatalogBackup.backup($0, parameters: parameters) }
             if let generation {
                 print("catalog backup generation \(generation) stored")
             } else {

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import VishwaWire
 
 #if canImport(Glibc)
 import Glibc
@@ -458,6 +459,45 @@ import Glibc
         #expect(checked.status == 0, "\(checked.stderr)\nlog: \(vault.log.suffix(2000))")
     }
 
+    /// A host answering nonsense to STAT (2^64−1 bytes everywhere) is pinged every 10 s by the
+    /// mount: the mount lives on, names the host faulty in its log, and counts none of its space.
+    @Test func aHostAnsweringNonsenseNeitherKillsTheMountNorCountsInItsSpace() async throws {
+        let vault = try MountedVault(hosts: 2, label: "liar")
+        // Sane while it is added; nonsense once the mount pings it.
+        let liar = try await LyingHost.start()
+        #expect(try run("vishwa", ["host", "add", liar.code, "--home", vault.home]).status == 0)
+        liar.service.state.withLock {
+            $0.stat = StatReply(capacityBytes: .max, freeBytes: .max, usedBytes: .max, shardCount: .max, quotaBytes: .max - 1,
+                                version: "liar")
+        }
+        var waited = 0
+        while !vault.log.contains("is faulty") && waited < 60 {
+            try await Task.sleep(for: .milliseconds(500))
+            waited += 1
+        }
+        #expect(vault.log.contains("is faulty: claims"), "\(vault.log.suffix(2000))")
+        #expect(vault.daemon?.isRunning == true)
+        let space = try vault.shell("stat -f -c '%b %S' \"$MNT\"")
+        let fields = space.stdout.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(fields.count == 2 && fields[0] * fields[1] < Double(1 << 50), "statfs counts the liar's space: \(space.stdout)")
+        #expect(try vault.shell("echo kept > \"$MNT/f\" && cat \"$MNT/f\"").stdout == "kept\n")
+        await liar.server.stop()
+    }
+
+    /// A catalog backup that fails is part of every file's health on the mount, until one succeeds.
+    @Test func aFailingCatalogBackupShowsInTheMountsHealth() throws {
+        let vault = try MountedVault(hosts: 2, label: "backup-fails")
+        #expect(try vault.shell("echo kept > \"$MNT/f\"").status == 0)
+        vault.hosts[1].stop()
+        #expect(try run("vishwa", ["backup", "--home", vault.home]).status != 0)
+        let failing = try vault.shell("getfattr --only-values -n user.vishwa.health \"$MNT/f\"")
+        #expect(failing.stdout.contains("catalog backup failing: fewer than 2 hosts online"), "\(failing.stdout)\(failing.stderr)")
+        try vault.hosts[1].start()
+        #expect(try run("vishwa", ["backup", "--home", vault.home]).status == 0)
+        let fine = try vault.shell("getfattr --only-values -n user.vishwa.health \"$MNT/f\"")
+        #expect(fine.status == 0 && !fine.stdout.contains("catalog backup"), "\(fine.stdout)\(fine.stderr)")
+    }
+
     /// What is written through the mount reaches the catalog's backup on the hosts with no CLI
     /// command: within the backup interval while mounted (a daemon killed after that loses
     /// nothing), and at unmount. A new home recovered from the code and one host has both files.
@@ -497,7 +537,7 @@ import Glibc
         let status = try run("vishwa-shard", ["status", "--dir", vault.hosts[1].dir, "--json"])
         let hostKey = try #require((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["host_key"] as? String)
         try FileManager.default.moveItem(atPath: vault.home, toPath: vault.home + ".lost")
-        let recovered = try run("vishwa", ["recover", "--home", vault.home, "--recovery-code", code, "--host", vault.hosts[1].address,
+        let recovered = try run("vishwa", ["recover", "--home", vault.home, "--insecure-recovery-code", code, "--host", vault.hosts[1].address,
                                            "--host-key", hostKey, "--no-passphrase"])
         #expect(recovered.status == 0, "\(recovered.stderr)")
         let back = try vault.shell("""
