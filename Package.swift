@@ -77,7 +77,7 @@ let package = Package(
                 swiftSettings: strict),
         // The thin libfuse3 bridge (the only importer of CFuse3).
         .target(name: "VishwaFUSE",
-                dependencies: ["CFuse3", "VishwaFS", "VishwaCatalog", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["CFuse3", "VishwaCore", "VishwaFS", "VishwaCatalog", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
 
         // Benchmarks live outside Sources/ and, alone, call the C libraries directly:
@@ -130,7 +130,7 @@ let package = Package(
                     dependencies: ["VishwaShardStore", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: testSettings),
         .testTarget(name: "VishwaCatalogTests", dependencies: ["VishwaCatalog", "TestSupport"], swiftSettings: testSettings),
-        .testTarget(name: "VishwaFSTests", dependencies: ["VishwaFS", "VishwaCatalog"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaFSTests", dependencies: ["VishwaCore", "VishwaFS", "VishwaCatalog"], swiftSettings: testSettings),
         .testTarget(name: "VishwaFUSETests", dependencies: ["VishwaFUSE", "VishwaFS"], swiftSettings: testSettings),
         .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
         .testTarget(name: "VishwaClientTests", dependencies: ["VishwaClient"], swiftSettings: testSettings),

@@ -1,5 +1,6 @@
 import CFuse3
 import VishwaCatalog
+import VishwaCore
 import VishwaFS
 
 #if canImport(Glibc)
@@ -87,7 +88,10 @@ enum FuseOperations {
         }
     }
 
-    static func nanoseconds(_ time: timespec) -> Int64 { Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec) }
+    /// A time from a caller as the catalog stores it; nil (EINVAL) outside what it can represent.
+    static func nanoseconds(_ time: timespec) -> Int64? {
+        FileLimits.nanoseconds(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
 
     static func table() -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
@@ -123,8 +127,20 @@ enum FuseOperations {
             if toSet & FuseOperations.setUID != 0 { changes.uid = attr.st_uid }
             if toSet & FuseOperations.setGID != 0 { changes.gid = attr.st_gid }
             let now = Catalog.now()
-            if toSet & FuseOperations.setAtimeNow != 0 { changes.atime = now } else if toSet & FuseOperations.setAtime != 0 { changes.atime = FuseOperations.nanoseconds(attr.st_atim) }
-            if toSet & FuseOperations.setMtimeNow != 0 { changes.mtime = now } else if toSet & FuseOperations.setMtime != 0 { changes.mtime = FuseOperations.nanoseconds(attr.st_mtim) }
+            if toSet & FuseOperations.setAtimeNow != 0 { changes.atime = now } else if toSet & FuseOperations.setAtime != 0 {
+                changes.atime = FuseOperations.nanoseconds(attr.st_atim)
+                guard changes.atime != nil else {
+                    fuse_reply_err(request, EINVAL)  // never stored as some other time
+                    return
+                }
+            }
+            if toSet & FuseOperations.setMtimeNow != 0 { changes.mtime = now } else if toSet & FuseOperations.setMtime != 0 {
+                changes.mtime = FuseOperations.nanoseconds(attr.st_mtim)
+                guard changes.mtime != nil else {
+                    fuse_reply_err(request, EINVAL)
+                    return
+                }
+            }
             let size = toSet & FuseOperations.setSize != 0 ? Int(attr.st_size) : nil
             if let caller = FuseOperations.caller(request) {
                 // Times set to now (touch) need less than a time set to a given value.
