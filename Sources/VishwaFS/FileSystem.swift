@@ -223,12 +223,13 @@ public final class FileSystem: Sendable {
 
     // MARK: Namespace
 
-    public func make(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil) throws(FSError)
-        -> NodeAttributes
+    /// Makes a node of any kind; `rdev` is a device node's number.
+    public func make(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil, rdev: UInt64 = 0)
+        throws(FSError) -> NodeAttributes
     {
         try requireWritable()
         let catalog = catalog
-        return try now { try catalog.create(parent: parent, name: name, kind: kind, creator: creator, target: target) }
+        return try now { try catalog.create(parent: parent, name: name, kind: kind, creator: creator, target: target, rdev: rdev) }
     }
 
     public func link(_ node: Int64, parent: Int64, name: String) throws(FSError) -> NodeAttributes {

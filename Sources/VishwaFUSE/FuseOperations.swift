@@ -172,9 +172,16 @@ enum FuseOperations {
         ops.readlink = { request, inode in
             FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in .link(try fs.readlink(FuseOperations.node(inode))) }
         }
-        ops.mknod = { request, parent, name, mode, _ in
-            guard mode & S_IFMT == S_IFREG else {
-                // Device nodes, FIFOs and sockets have no meaning on hosts elsewhere.
+        // Regular files, and FIFOs, sockets (bind) and device nodes as nodes without data: what
+        // they do happens in the kernel of whoever opens them.
+        ops.mknod = { request, parent, name, mode, rdev in
+            guard let kind = NodeKind(typeBits: UInt32(mode)), kind == .file || kind.isSpecial else {
+                fuse_reply_err(request, EINVAL)
+                return
+            }
+            // As the kernel asks of mknod(2) (it checks CAP_MKNOD before asking us; this daemon
+            // sees only the uid): devices for root alone.
+            if kind.isDevice && fuse_req_ctx(request)!.pointee.uid != 0 {
                 fuse_reply_err(request, EPERM)
                 return
             }
@@ -182,7 +189,8 @@ enum FuseOperations {
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
                     try fs.require(.change, on: FuseOperations.node(parent), for: caller)
-                    return .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .file, creator: creator))
+                    return .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: kind, creator: creator,
+                                              rdev: UInt64(rdev)))
                 }
             }
         }
