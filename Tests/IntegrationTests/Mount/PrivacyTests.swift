@@ -29,7 +29,9 @@ import Glibc
             (umask 0; "$BIN/vishwa" download /f out-000 > /dev/null)
             (umask 077; "$BIN/vishwa" download /f out-077 > /dev/null)
             stat -c '%n %a' out-027 out-000 out-077
-            [ "$(stat -c %a out-027)" = 640 ] && [ "$(stat -c %a out-000)" = 666 ] && [ "$(stat -c %a out-077)" = 600 ]
+            [ "$(stat -c %a out-027)" = 640 ]
+            [ "$(stat -c %a out-000)" = 666 ]
+            [ "$(stat -c %a out-077)" = 600 ]
             [ "$(cat out-027)" = content ]
             """)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
