@@ -77,7 +77,7 @@ let package = Package(
                 swiftSettings: strict),
         // The thin libfuse3 bridge (the only importer of CFuse3).
         .target(name: "VishwaFUSE",
-                dependencies: ["CFuse3", "VishwaFS", "VishwaCatalog", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["CFuse3", "VishwaCore", "VishwaFS", "VishwaCatalog", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
 
         // Benchmarks live outside Sources/ and, alone, call the C libraries directly:
@@ -131,7 +131,7 @@ let package = Package(
                     swiftSettings: testSettings),
         .testTarget(name: "VishwaCatalogTests", dependencies: ["VishwaCatalog", "TestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VishwaFSTests",
-                    dependencies: ["VishwaFS", "VishwaCatalog", "VishwaClient", "VishwaCrypto", "VishwaVault",
+                    dependencies: ["VishwaCore", "VishwaFS", "VishwaCatalog", "VishwaClient", "VishwaCrypto", "VishwaVault",
                                    .product(name: "Logging", package: "swift-log")],
                     swiftSettings: testSettings),
         .testTarget(name: "VishwaFUSETests", dependencies: ["VishwaFUSE", "VishwaFS"], swiftSettings: testSettings),

@@ -146,7 +146,7 @@ extension Catalog {
         return current
     }
 
-    /// The kind of a node ("dir", "file", "symlink").
+    /// The kind of a node (a `NodeKind` raw value: "dir", "file", "symlink", "fifo", ...).
     public func kind(of node: Int64) throws(CatalogError) -> String? {
         try read { db in try String.fetchOne(db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node]) }
     }
@@ -416,7 +416,7 @@ extension Catalog {
             guard let kind = try String.fetchOne(db, sql: "SELECT kind FROM node WHERE id = ?", arguments: [node]) else {
                 throw CatalogError.notFound("file \(node)")
             }
-            guard kind == "file" || kind == "symlink" else { throw CatalogError.conflict("node \(node) is a folder") }
+            guard kind != NodeKind.directory.rawValue else { throw CatalogError.conflict("node \(node) is a folder") }
             let now = Self.now()
             try db.execute(sql: "UPDATE node SET mtime = ?, ctime = ? WHERE id IN (SELECT parent FROM entry WHERE node = ?)",
                            arguments: [now, now, node])

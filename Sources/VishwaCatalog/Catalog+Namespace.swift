@@ -9,8 +9,11 @@ public enum NamespaceError: Error, Equatable, Sendable {
     case gone
 }
 
-public enum NodeKind: String, Sendable {
+public enum NodeKind: String, Sendable, CaseIterable {
     case directory = "dir", file, symlink
+    /// Special files: a type and permissions (devices: a device number), no data. What they
+    /// do (a pipe, a socket, a device) happens in the kernel of the machine that opens them.
+    case fifo, socket, characterDevice = "char", blockDevice = "block"
 
     /// The S_IFMT bits of this kind.
     public var typeBits: UInt32 {
@@ -18,8 +21,24 @@ public enum NodeKind: String, Sendable {
         case .directory: return 0o040000
         case .file: return 0o100000
         case .symlink: return 0o120000
+        case .fifo: return 0o010000
+        case .socket: return 0o140000
+        case .characterDevice: return 0o020000
+        case .blockDevice: return 0o060000
         }
     }
+
+    /// The kind with these S_IFMT bits (of a whole mode), if any.
+    public init?(typeBits mode: UInt32) {
+        guard let kind = Self.allCases.first(where: { $0.typeBits == mode & 0o170000 }) else { return nil }
+        self = kind
+    }
+
+    /// FIFOs, sockets and devices.
+    public var isSpecial: Bool { ![.directory, .file, .symlink].contains(self) }
+
+    /// Device nodes, which only a caller with CAP_MKNOD may make.
+    public var isDevice: Bool { self == .characterDevice || self == .blockDevice }
 }
 
 /// A node's attributes as `stat` shows them; times in nanoseconds since the epoch.
@@ -38,6 +57,8 @@ public struct NodeAttributes: Sendable, Equatable {
     /// The committed version number (0: none yet).
     public var version: UInt64
     public var fileID: [UInt8]
+    /// A device node's device number (0 for every other kind).
+    public var rdev: UInt64 = 0
 
     public var mode: UInt32 { kind.typeBits | (permissions & 0o7777) }
 }
@@ -91,12 +112,13 @@ extension Catalog {
     static func columns(of alias: String) -> String {
         """
         \(alias).id, \(alias).kind, \(alias).mode, \(alias).uid, \(alias).gid, \(alias).size, \(alias).atime, \(alias).mtime,
-        \(alias).ctime, \(alias).nlink, \(alias).fileID, IFNULL((SELECT number FROM version WHERE id = \(alias).currentVersion), 0)
+        \(alias).ctime, \(alias).nlink, \(alias).fileID, IFNULL((SELECT number FROM version WHERE id = \(alias).currentVersion), 0),
+        \(alias).rdev
         """
     }
 
     /// How many columns `columns(of:)` names.
-    static let columnCount = 12
+    static let columnCount = 13
 
     static let directoryAndEntryColumns = columns(of: "p") + ", " + attributeColumns
 
@@ -108,7 +130,7 @@ extension Catalog {
                        uid: UInt32(truncatingIfNeeded: row.int(first + 3)), gid: UInt32(truncatingIfNeeded: row.int(first + 4)),
                        size: Int(row.int(first + 5)), atime: row.int(first + 6), mtime: row.int(first + 7),
                        ctime: row.int(first + 8), nlink: Int(row.int(first + 9)), version: UInt64(row.int(first + 11)),
-                       fileID: row.bytes(first + 10))
+                       fileID: row.bytes(first + 10), rdev: UInt64(bitPattern: row.int(first + 12)))
     }
 
     static func attributes(of node: Int64, in db: Database) throws -> NodeAttributes {
@@ -181,10 +203,11 @@ extension Catalog {
 
     /// Creates a file, directory or symlink named `name` in `parent`. Files get a fresh random
     /// file id and no version (empty) until their first commit.
-    public func create(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil)
+    public func create(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil, rdev: UInt64 = 0)
         throws(CatalogError) -> NodeAttributes
     {
-        try write { db in
+        let rdev = kind.isDevice ? rdev : 0
+        return try write { db in
             // The statements check what they must (creating many files is a common load): the
             // parent's update finds only a directory, and a taken name breaks the entry's key.
             let now = Self.now()
@@ -198,10 +221,10 @@ extension Catalog {
             let mode = Int64(kind.typeBits | (creator.permissions & 0o7777))
             let nlink = kind == .directory ? 2 : 1
             try db.run(sql: """
-                INSERT INTO node (id, kind, mode, uid, gid, size, atime, mtime, ctime, nlink, target, fileID)
-                VALUES (\(Self.newNodeID), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO node (id, kind, mode, uid, gid, size, atime, mtime, ctime, nlink, target, fileID, rdev)
+                VALUES (\(Self.newNodeID), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [kind.rawValue, mode, Int64(creator.uid), Int64(creator.gid), target?.count ?? 0,
-                                 now, now, now, nlink, target.map { Data($0) }, fileID.map { Data($0) }])
+                                 now, now, now, nlink, target.map { Data($0) }, fileID.map { Data($0) }, Int64(bitPattern: rdev)])
             let node = db.lastInsertedRowID
             do {
                 try db.run(sql: "INSERT INTO entry (parent, name, node) VALUES (?, ?, ?)", arguments: [parent, name, node])
@@ -211,7 +234,7 @@ extension Catalog {
             // What was just inserted, without reading it back (creating many files is a common load).
             return NodeAttributes(id: node, kind: kind, permissions: creator.permissions & 0o7777, uid: creator.uid,
                                   gid: creator.gid, size: target?.count ?? 0, atime: now, mtime: now, ctime: now,
-                                  nlink: nlink, version: 0, fileID: fileID ?? [])
+                                  nlink: nlink, version: 0, fileID: fileID ?? [], rdev: rdev)
         }
     }
 

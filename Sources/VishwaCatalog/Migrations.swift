@@ -170,6 +170,36 @@ extension Catalog {
                 CREATE TABLE backup_stored (generation INTEGER PRIMARY KEY);
                 """)
         }
+        migrator.registerMigration("v8-special-nodes") { db in
+            try addSpecialNodes(db)
+        }
         return migrator
+    }
+
+    /// FIFOs, sockets and device nodes are nodes with a type and (devices) a device number, no
+    /// data: `cp -a` and `rsync -a` of a home folder copy them. The node table's CHECK lists the
+    /// kinds it holds, and SQLite changes a CHECK only by rebuilding the table: the new one is
+    /// made from the stored definition (with the columns later migrations added), filled,
+    /// swapped in, and its indexes and triggers made again. GRDB runs a migration with foreign
+    /// keys off and checks them all before it commits, so dropping the old table cascades nothing.
+    static func addSpecialNodes(_ db: Database) throws {
+        let oldCheck = "CHECK (kind IN ('dir', 'file', 'symlink'))"
+        guard let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'node'"),
+              definition.hasPrefix("CREATE TABLE node ("), definition.contains(oldCheck) else {
+            throw CatalogError.conflict("the catalog's node table is not the one this migration expects")
+        }
+        let companions = try String.fetchAll(db, sql: """
+            SELECT sql FROM sqlite_master WHERE tbl_name = 'node' AND type IN ('index', 'trigger') AND sql IS NOT NULL
+            """)
+        let widened = definition
+            .replacingOccurrences(of: oldCheck, with: "CHECK (kind IN ('dir', 'file', 'symlink', 'fifo', 'socket', 'char', 'block'))")
+            .replacingOccurrences(of: "CREATE TABLE node (", with: "CREATE TABLE node_new (")
+        try db.execute(sql: widened)
+        try db.execute(sql: "INSERT INTO node_new SELECT * FROM node")
+        try db.execute(sql: "DROP TABLE node")
+        try db.execute(sql: "ALTER TABLE node_new RENAME TO node")
+        for statement in companions { try db.execute(sql: statement) }
+        // A device node's number as the kernel gives it (dev_t); 0 for every other kind.
+        try db.execute(sql: "ALTER TABLE node ADD COLUMN rdev INTEGER NOT NULL DEFAULT 0")
     }
 }

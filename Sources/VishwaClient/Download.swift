@@ -233,11 +233,14 @@ public struct Reader: Sendable {
                 }
             }
             try await session.blocking {
+                // The mode any program writing a new file would give it (the umask applies).
+                guard fchmod(output.fd, LocalFile.modeForNewFiles()) == 0 else {
+                    throw ClientError.cannotWrite(path: temp, reason: String(cString: strerror(errno)))
+                }
                 try output.sync()
                 guard rename(temp, outPath) == 0 else {
                     throw ClientError.cannotWrite(path: outPath, reason: String(cString: strerror(errno)))
                 }
-                _ = chmod(outPath, 0o644)
             }
             return file
         } catch {

@@ -1,3 +1,5 @@
+import VishwaCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +22,11 @@ final class LocalFile: @unchecked Sendable {
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .notAFile(path) }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno))) }
-        let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        guard Int(info.st_size) <= FileLimits.maxFileSize else {
+            throw .cannotRead(path: path, reason: "larger than the largest file a vault holds (1 PiB)")
+        }
+        // A local file may carry any time (touch -d 2300-01-01): kept as the nearest the catalog holds.
+        let mtime = FileLimits.clampedNanoseconds(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int64(info.st_mtim.tv_nsec))
         return (LocalFile(path: path, fd: fd), Int(info.st_size), mtime, Int(info.st_mode))
     }
 
@@ -29,6 +35,32 @@ final class LocalFile: @unchecked Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .cannotWrite(path: path, reason: String(cString: strerror(errno))) }
         return LocalFile(path: path, fd: fd)
+    }
+
+    /// The mode open(2) gives a new file asked for 0666: what the user's umask lets through,
+    /// which a finished download gets (it is written as 0600 until then).
+    static func modeForNewFiles() -> mode_t { 0o666 & ~currentUmask() }
+
+    /// The umask, read from /proc/self/status: umask(2) reads it only by changing it, and
+    /// another thread may create a file meanwhile. 022 (the usual one) if it cannot be read.
+    static func currentUmask() -> mode_t {
+        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0o022 }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 16384)
+        var total = 0
+        while total < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + total, $0.count - total) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            total += count
+        }
+        for line in String(decoding: bytes[..<total], as: UTF8.self).split(separator: "\n") where line.hasPrefix("Umask:") {
+            if let mask = mode_t(line.dropFirst("Umask:".count).trimmingPrefix { $0 == " " || $0 == "\t" }, radix: 8) {
+                return mask & 0o777
+            }
+        }
+        return 0o022
     }
 
     /// Reads exactly `count` bytes at `offset`.

@@ -20,13 +20,15 @@ public struct FileError: Error, Equatable, CustomStringConvertible {
 /// Small files written so that a crash at any moment leaves either the old content or the new,
 /// never a mix: temp file, fsync, rename (or link), fsync of the directory.
 public enum DurableFile {
-    /// Creates `path` and missing parents with mode 0700.
+    /// Creates `path` and missing parents with mode 0700. `path` itself ends 0700 even when it
+    /// existed (a folder made beforehand with `mkdir`, 0755): it holds keys.
     public static func makeDirectory(_ path: String) throws(FileError) {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
             if mkdir(current, 0o700) != 0 && errno != EEXIST { throw FileError("creating directory", current, errno: errno) }
         }
+        if chmod(path, 0o700) != 0 { throw FileError("making private (0700)", path, errno: errno) }
     }
 
     public static func exists(_ path: String) -> Bool {

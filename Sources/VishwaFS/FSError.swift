@@ -8,6 +8,8 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
     case isDirectory
     case readOnly
     case noSpace
+    /// An offset or size past `FileLimits.maxFileSize`.
+    case fileTooLarge
     case nameTooLong
     case invalidName
     case crossDevice
@@ -36,6 +38,7 @@ public enum FSError: Error, Equatable, Sendable, CustomStringConvertible {
         case .isDirectory: return "is a directory"
         case .readOnly: return "read-only"
         case .noSpace: return "no space (hosts full or quota reached)"
+        case .fileTooLarge: return "file too large (the largest is 1 PiB)"
         case .nameTooLong: return "name longer than 255 bytes"
         case .invalidName: return "invalid name"
         case .crossDevice: return "cross-device link"

@@ -37,7 +37,8 @@ final class Handle: Sendable {
 }
 
 /// The filesystem the mount serves (DESIGN §9), independent of FUSE: every operation by inode
-/// (the catalog's node ids), answering values or `FSError`. Namespace operations are one
+/// (the catalog's node ids), answering values or `FSError`. Files are at most
+/// `FileLimits.maxFileSize` (1 PiB): a write or size past it is EFBIG; holes cost nothing. Namespace operations are one
 /// catalog transaction each, run on the session's threads; file data goes through `OpenFile`.
 public final class FileSystem: Sendable {
     public let session: VaultSession
@@ -206,6 +207,7 @@ public final class FileSystem: Sendable {
         try requireWritable()
         if let size {
             guard size >= 0 else { throw .invalidName }
+            guard size <= FileLimits.maxFileSize else { throw .fileTooLarge }
             try await withFile(node, handle: handle) { file throws(FSError) in
                 try await file.truncate(to: size)
                 if handle == nil { _ = try await file.commit() }
@@ -221,12 +223,13 @@ public final class FileSystem: Sendable {
 
     // MARK: Namespace
 
-    public func make(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil) throws(FSError)
-        -> NodeAttributes
+    /// Makes a node of any kind; `rdev` is a device node's number.
+    public func make(parent: Int64, name: String, kind: NodeKind, creator: Creator, target: [UInt8]? = nil, rdev: UInt64 = 0)
+        throws(FSError) -> NodeAttributes
     {
         try requireWritable()
         let catalog = catalog
-        return try now { try catalog.create(parent: parent, name: name, kind: kind, creator: creator, target: target) }
+        return try now { try catalog.create(parent: parent, name: name, kind: kind, creator: creator, target: target, rdev: rdev) }
     }
 
     public func link(_ node: Int64, parent: Int64, name: String) throws(FSError) -> NodeAttributes {
@@ -349,6 +352,10 @@ public final class FileSystem: Sendable {
     public func read(_ id: UInt64, offset: Int, length: Int) async throws(FSError) -> ArraySlice<UInt8> {
         let handle = try handle(id)
         let size = handle.file.overlay.value.size
+        // Nothing lies past the largest file: no arithmetic on an offset near 2^63.
+        guard offset >= 0, length >= 0 else { throw .invalidName }
+        guard offset < min(size, FileLimits.maxFileSize) else { return [] }
+        let length = min(length, FileLimits.maxFileSize - offset)
         let plan = handle.readAhead.withLock { $0.record(offset: offset, length: length, fileSize: size) }
         return try await handle.file.read(offset: offset, length: length, plan: plan)
     }
@@ -357,7 +364,12 @@ public final class FileSystem: Sendable {
         try requireWritable()
         let handle = try handle(id)
         guard handle.writable else { throw .permissionDenied }
-        return try await handle.file.write(bytes, at: offset)
+        guard offset >= 0 else { throw .invalidName }
+        // As a local filesystem at its limit: a write that starts past it fails, one that
+        // crosses it is cut short there.
+        guard offset < FileLimits.maxFileSize else { throw .fileTooLarge }
+        let room = FileLimits.maxFileSize - offset
+        return try await handle.file.write(bytes.count > room ? Array(bytes[..<room]) : bytes, at: offset)
     }
 
     /// `flush` (every close) and `fsync`: seal and commit, so an acknowledged close survives a

@@ -115,8 +115,8 @@ actor OpenFile {
 
     /// Bytes `offset..<offset+length` (fewer at the end of the file), fetched as `plan` says.
     func read(offset: Int, length: Int, plan: ReadPlan = .exact) async throws(FSError) -> ArraySlice<UInt8> {
-        let end = min(offset + length, size)
-        guard offset < end else { return [] }
+        guard offset >= 0, length > 0, offset < size else { return [] }
+        let end = offset + min(length, size - offset)
         for position in plan.prefetch where dirty[position] == nil && sealing[position] == nil && sealed[position] == nil {
             if let chunk = base[position], position * chunkSize < baseValid {
                 data.source.prefetch(chunk, of: file, key: key)
@@ -314,7 +314,10 @@ actor OpenFile {
             if let failure { throw FSError.io(failure) }
             guard changed else { return nil }
             let count = (size + chunkSize - 1) / chunkSize
-            for position in 0..<count where dirty[position] == nil {
+            // Only positions that hold something are visited: a hole has no chunk, and a file
+            // of one byte at 2^49 must not cost 2^27 steps.
+            let held = Set(dirty.keys).union(sealing.keys).union(sealed.keys).union(base.keys).filter { $0 < count }
+            for position in held.sorted() where dirty[position] == nil {
                 if sealing[position] != nil { await settle(position) }
                 let stored = sealed[position] != nil || (base[position] != nil && position * chunkSize < baseValid)
                 if stored && reusable(position) == nil {
@@ -324,7 +327,7 @@ actor OpenFile {
             for position in dirty.keys.sorted() { try await startSeal(position) }
             for position in sealing.keys.sorted() { await settle(position) }
             if let failure { throw FSError.io(failure) }
-            let chunks = (0..<count).compactMap { reusable($0) }
+            let chunks = Set(sealed.keys).union(base.keys).filter { $0 < count }.sorted().compactMap { reusable($0) }
             let parameters = data.writer.parameters
             let version = NewVersion(size: size, chunkSize: chunkSize, k: parameters.k, m: parameters.m,
                                      wrappedKey: FileKeys.wrap(key, fileID: file.fileID, vault: data.session.vault),

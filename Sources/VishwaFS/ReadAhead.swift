@@ -1,3 +1,5 @@
+import VishwaCore
+
 /// How to serve one read, as `ReadAheadDetector` advises.
 public struct ReadPlan: Sendable, Equatable {
     /// Fetch and cache whole chunks: the reader streams, it will want the rest of each.
@@ -48,6 +50,8 @@ public struct ReadAheadDetector: Sendable {
 
     public init(chunkSize: Int, window: Int = 2, span: Int = 1 << 20, largeRead: Int = 128 << 10, wholeAfter: Int = 4 << 20) {
         precondition(chunkSize > 0 && window >= 0 && span >= 0 && largeRead > 0 && wholeAfter >= 0)
+        // Bounds that keep every sum below in range, whatever offsets callers send.
+        precondition(chunkSize <= 1 << 30 && window <= 1 << 20 && span <= 1 << 40 && wholeAfter <= 1 << 40)
         self.chunkSize = chunkSize
         self.window = window
         self.span = span
@@ -58,9 +62,19 @@ public struct ReadAheadDetector: Sendable {
     /// Records a read of `length` bytes at `offset` in a file of `fileSize` bytes and says how to
     /// serve it.
     public mutating func record(offset: Int, length: Int, fileSize: Int) -> ReadPlan {
+        // Nothing lies past the largest file; offsets there (up to 2^63, from any local user)
+        // must not reach the sums below.
+        let limit = FileLimits.maxFileSize
+        guard (0..<limit).contains(offset), length >= 0 else {
+            nextOffset = nil
+            run = 0
+            return .exact
+        }
+        let length = min(length, limit - offset), fileSize = min(max(fileSize, 0), limit)
         // Players re-read a little behind the last end; treat anything within one chunk ahead as a continuation.
         let follows = nextOffset.map { offset >= $0 - chunkSize && offset <= $0 + chunkSize } ?? false
-        run = follows ? run + length : length
+        // Only whether the run passed `wholeAfter` matters: capped there, it never grows past range.
+        run = follows ? min(run, wholeAfter) + length : length
         nextOffset = offset + length
         guard follows || length >= largeRead, length > 0 else { return .exact }
         guard run > wholeAfter else { return ReadPlan(extend: follows ? span : max(0, span - length)) }

@@ -25,6 +25,7 @@ public enum Errno {
         case .isDirectory: return EISDIR
         case .readOnly: return EROFS
         case .noSpace: return ENOSPC
+        case .fileTooLarge: return EFBIG
         case .nameTooLong: return ENAMETOOLONG
         case .invalidName: return EINVAL
         case .crossDevice: return EXDEV

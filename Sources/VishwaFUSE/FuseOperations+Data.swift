@@ -145,7 +145,7 @@ extension FuseOperations {
         FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
             let directory = FuseOperations.node(inode)
             let entries = try fs.entries(directory, handle: handle)
-            let start = Int(offset)
+            let start = max(0, Int(offset))  // a cookie of ours; anything else starts over
             // A slot takes at least 24 bytes (more with attributes): never build more than fit.
             let most = size / (plus ? 150 : 24) + 2
             var slots: [DirectorySlot] = []

@@ -1,5 +1,6 @@
 import CFuse3
 import VishwaCatalog
+import VishwaCore
 import VishwaFS
 
 #if canImport(Glibc)
@@ -87,7 +88,10 @@ enum FuseOperations {
         }
     }
 
-    static func nanoseconds(_ time: timespec) -> Int64 { Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec) }
+    /// A time from a caller as the catalog stores it; nil (EINVAL) outside what it can represent.
+    static func nanoseconds(_ time: timespec) -> Int64? {
+        FileLimits.nanoseconds(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
 
     static func table() -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
@@ -123,8 +127,20 @@ enum FuseOperations {
             if toSet & FuseOperations.setUID != 0 { changes.uid = attr.st_uid }
             if toSet & FuseOperations.setGID != 0 { changes.gid = attr.st_gid }
             let now = Catalog.now()
-            if toSet & FuseOperations.setAtimeNow != 0 { changes.atime = now } else if toSet & FuseOperations.setAtime != 0 { changes.atime = FuseOperations.nanoseconds(attr.st_atim) }
-            if toSet & FuseOperations.setMtimeNow != 0 { changes.mtime = now } else if toSet & FuseOperations.setMtime != 0 { changes.mtime = FuseOperations.nanoseconds(attr.st_mtim) }
+            if toSet & FuseOperations.setAtimeNow != 0 { changes.atime = now } else if toSet & FuseOperations.setAtime != 0 {
+                changes.atime = FuseOperations.nanoseconds(attr.st_atim)
+                guard changes.atime != nil else {
+                    fuse_reply_err(request, EINVAL)  // never stored as some other time
+                    return
+                }
+            }
+            if toSet & FuseOperations.setMtimeNow != 0 { changes.mtime = now } else if toSet & FuseOperations.setMtime != 0 {
+                changes.mtime = FuseOperations.nanoseconds(attr.st_mtim)
+                guard changes.mtime != nil else {
+                    fuse_reply_err(request, EINVAL)
+                    return
+                }
+            }
             let size = toSet & FuseOperations.setSize != 0 ? Int(attr.st_size) : nil
             if let caller = FuseOperations.caller(request) {
                 // Times set to now (touch) need less than a time set to a given value.
@@ -156,9 +172,16 @@ enum FuseOperations {
         ops.readlink = { request, inode in
             FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in .link(try fs.readlink(FuseOperations.node(inode))) }
         }
-        ops.mknod = { request, parent, name, mode, _ in
-            guard mode & S_IFMT == S_IFREG else {
-                // Device nodes, FIFOs and sockets have no meaning on hosts elsewhere.
+        // Regular files, and FIFOs, sockets (bind) and device nodes as nodes without data: what
+        // they do happens in the kernel of whoever opens them.
+        ops.mknod = { request, parent, name, mode, rdev in
+            guard let kind = NodeKind(typeBits: UInt32(mode)), kind == .file || kind.isSpecial else {
+                fuse_reply_err(request, EINVAL)
+                return
+            }
+            // As the kernel asks of mknod(2) (it checks CAP_MKNOD before asking us; this daemon
+            // sees only the uid): devices for root alone.
+            if kind.isDevice && fuse_req_ctx(request)!.pointee.uid != 0 {
                 fuse_reply_err(request, EPERM)
                 return
             }
@@ -166,7 +189,8 @@ enum FuseOperations {
             FuseOperations.withName(request, name) { name in
                 FuseMount.mount(of: request).answerNow(request) { fs throws(FSError) in
                     try fs.require(.change, on: FuseOperations.node(parent), for: caller)
-                    return .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: .file, creator: creator))
+                    return .entry(try fs.make(parent: FuseOperations.node(parent), name: name, kind: kind, creator: creator,
+                                              rdev: UInt64(rdev)))
                 }
             }
         }

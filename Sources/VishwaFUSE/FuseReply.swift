@@ -53,6 +53,7 @@ extension NodeAttributes {
         result.st_nlink = UInt(max(0, nlink))
         result.st_uid = uid
         result.st_gid = gid
+        result.st_rdev = UInt(rdev)
         result.st_size = kind == .directory ? 4096 : size
         result.st_blocks = (result.st_size + 511) / 512
         result.st_blksize = 1 << 20

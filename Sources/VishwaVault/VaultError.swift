@@ -12,6 +12,7 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
     case emptyPassphrase
     case passphraseMismatch
     case invalidRecoveryCode(String)
+    case unreadablePassphrase(path: String, reason: String)
     case io(operation: String, path: String, errno: Int32)
 
     public var description: String {
@@ -34,6 +35,8 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
             return "the two passphrases differ; nothing was created"
         case .invalidRecoveryCode(let reason):
             return "invalid recovery code: \(reason)"
+        case .unreadablePassphrase(let path, let reason):
+            return "cannot read passphrase file \(path): \(reason)"
         case .io(let operation, let path, let errno):
             return FileError(operation, path, errno: errno).description
         }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import VishwaCore
 
 @main
 struct VishwaShard: AsyncParsableCommand {
@@ -10,4 +12,10 @@ struct VishwaShard: AsyncParsableCommand {
             devices it has paired with, within each vault's quota.
             """,
         subcommands: [InitHost.self, Serve.self, Invite.self, Status.self, Revoke.self])
+
+    /// Core dumps off before anything is parsed or read (the host key, shards in flight).
+    static func main() async {
+        if let failure = CoreDumps.disable() { FileHandle.standardError.write(Data("vishwa-shard: warning: \(failure)\n".utf8)) }
+        await main(nil)
+    }
 }

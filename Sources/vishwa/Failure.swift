@@ -57,7 +57,7 @@ func exitCode(for error: any Error) -> ExitCode {
         case .truncated, .corrupt: return Exit.vaultCorrupt
         case .invalidRecoveryCode: return Exit.badRecoveryCode
         case .io: return Exit.ioError
-        case .emptyPassphrase, .passphraseMismatch: return Exit.invalidInput
+        case .emptyPassphrase, .passphraseMismatch, .unreadablePassphrase: return Exit.invalidInput
         }
     case is ParameterError, is InputError, is PairingCodeError: return Exit.invalidInput
     case let transport as TransportError:

@@ -8,15 +8,9 @@ import Glibc
 
 /// Where a passphrase comes from: a file (first line), or the terminal with echo off.
 enum Passphrase {
-    /// Reads the first line of `path` (without its newline). Throws if the file cannot be read.
+    /// The first line of `path` (without its line ending), read as vishwafs reads it.
     static func fromFile(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InputError("cannot read passphrase file \(path)")
-        }
-        var bytes = [UInt8](data)
-        if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { bytes.removeSubrange(newline...) }
-        if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-        return bytes
+        try PassphraseFile.read(path)
     }
 
     /// Whether a person can be asked: standard input is a terminal.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import VishwaCore
 
 @main
 struct Vishwa: AsyncParsableCommand {
@@ -10,4 +12,10 @@ struct Vishwa: AsyncParsableCommand {
             each shard encrypted on this machine before it leaves. Any k shards rebuild a chunk.
             """,
         subcommands: [Init.self, Id.self, VerifyKey.self, Host.self, Devices.self, Upload.self, Download.self, List.self, Remove.self, SyncFolder.self, Verify.self, StatusCommand.self, FsckCommand.self, GC.self, Log.self, Backup.self, Recover.self, Bench.self])
+
+    /// Core dumps off before anything is parsed or read (the vault key, file plaintext).
+    static func main() async {
+        if let failure = CoreDumps.disable() { FileHandle.standardError.write(Data("vishwa: warning: \(failure)\n".utf8)) }
+        await main(nil)
+    }
 }

@@ -60,14 +60,19 @@ struct MountArguments {
                                 overwritten files from the hosts (default 600; 0: off)
           -o gc_min_age=S       seconds such shards wait first (default 3600)
           -o nonempty           mount over a folder that is not empty
+          -o noexec             no program in the mount may run (nosuid and nodev are
+                                always on; suid, dev and exec are ignored)
           -o home=H, -o passphrase_file=F   as the flags, for /etc/fstab
         Other -o options go to libfuse. Unmount with 'fusermount3 -u MOUNTPOINT' (or SIGTERM):
         open files are committed first.
         """
 
-    /// mount(8)'s own options, meaningless to libfuse.
+    /// mount(8)'s own options, meaningless to libfuse. `nosuid`, `nodev` and `noexec` are not
+    /// among them: they go to libfuse, which makes them mount flags (it sets nosuid and nodev
+    /// by itself). `suid`, `dev` and `exec` are dropped: a vault's files come from other
+    /// machines' shards, and an fstab line's `defaults` must never make them setuid or devices.
     static let mountOnly: Set<String> = ["defaults", "auto", "noauto", "user", "nouser", "users", "_netdev", "nofail", "rw",
-                                         "owner", "group", "nodev", "nosuid", "dev", "suid", "exec", "noexec"]
+                                         "owner", "group", "dev", "suid", "exec"]
 
     enum Outcome {
         case mount(MountArguments)

@@ -26,11 +26,7 @@ func prepare(_ arguments: MountArguments) throws -> (VaultHome, Vault) {
     guard FileManager.default.fileExists(atPath: home.path + "/catalog.sqlite") || FileManager.default.fileExists(atPath: home.keyFile)
     else { throw VaultError.missing(path: home.path) }
     if let file = arguments.passphraseFile {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw StartError.setup("cannot read passphrase file \(file)")
-        }
-        return (home, try Vault.open(in: home, passphrase: Array(String(decoding: data, as: UTF8.self)
-            .trimmingCharacters(in: .newlines).utf8)))
+        return (home, try Vault.open(in: home, passphrase: try PassphraseFile.read(file)))
     }
     let vault: Vault
     do {
@@ -96,14 +92,62 @@ func clearDeadMount(at path: String) throws {
     FileHandle.standardError.write(Data("vishwafs: took away the dead mount at \(path)\n".utf8))
 }
 
-/// One mount per vault: a second would commit over the first's open files.
-func lockVault(_ home: VaultHome) throws -> Int32 {
-    let fd = open(home.path + "/mount.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw StartError.setup("cannot open \(home.path)/mount.lock: \(String(cString: strerror(errno)))") }
-    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-        throw StartError.setup("the vault at \(home.path) is already mounted by another vishwafs")
+/// One mount per vault: a second would commit over the first's open files. The holder writes
+/// its pid and mountpoint into the lock file, so that a mount that finds the lock taken can tell
+/// a vault still mounted (refused at once) from a daemon finishing after its unmount (it commits
+/// the last closes, stores the catalog backup and closes the catalog): that one is waited for,
+/// up to `patience` seconds, since `fusermount3 -u M && vishwafs M` is how people remount.
+func lockVault(_ home: VaultHome, patience: Double = 60) throws -> Int32 {
+    let path = home.path + "/mount.lock"
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw StartError.setup("cannot open \(path): \(String(cString: strerror(errno)))") }
+    var waited = false
+    let deadline = Date().addingTimeInterval(patience)
+    while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        let holder = lockHolder(fd)
+        guard let holder, !isVishwaMount(holder.mountpoint), Date() < deadline else {
+            close(fd)
+            let which = holder.map { " (pid \($0.pid), at \($0.mountpoint))" } ?? ""
+            throw StartError.setup("the vault at \(home.path) is already mounted by another vishwafs\(which)"
+                                   + (waited ? ", which did not finish within \(Int(patience)) s of its unmount" : ""))
+        }
+        if !waited {
+            printError("waiting for the vishwafs that unmounted \(holder.mountpoint) (pid \(holder.pid)) to finish")
+            waited = true
+        }
+        usleep(50_000)
     }
     return fd
+}
+
+/// Writes this process as the lock's holder (after the fork: the daemon's pid).
+func recordLockHolder(_ fd: Int32, mountpoint: String, logger: Logger) {
+    let record = Array("\(getpid())\n\(mountpoint)\n".utf8)
+    if ftruncate(fd, 0) != 0 || pwrite(fd, record, record.count, 0) != record.count {
+        logger.warning("cannot record this mount in mount.lock: \(String(cString: strerror(errno)))")
+    }
+}
+
+/// The pid and mountpoint the lock's holder recorded; nil when it recorded none (yet).
+func lockHolder(_ fd: Int32) -> (pid: Int32, mountpoint: String)? {
+    var buffer = [UInt8](repeating: 0, count: 8192)
+    let count = pread(fd, &buffer, buffer.count, 0)
+    guard count > 0 else { return nil }
+    let lines = String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+    guard lines.count >= 2, let pid = Int32(lines[0]), lines[1].hasPrefix("/") else { return nil }
+    return (pid, String(lines[1]))
+}
+
+/// Whether a vishwafs mount is at `path` in this process's view (mountinfo escapes a space,
+/// tab, newline and backslash in paths as octal).
+func isVishwaMount(_ path: String) -> Bool {
+    let escaped = path.replacingOccurrences(of: "\\", with: "\\134").replacingOccurrences(of: " ", with: "\\040")
+        .replacingOccurrences(of: "\t", with: "\\011").replacingOccurrences(of: "\n", with: "\\012")
+    let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    return table.split(separator: "\n").contains { line in
+        let fields = line.split(separator: " ")
+        return fields.count > 4 && fields[4] == escaped && line.contains(" - fuse.vishwafs ")
+    }
 }
 
 /// In the background, log lines go to `vishwafs.log` in the vault's folder.
@@ -116,6 +160,8 @@ func redirectLog(to path: String) {
 }
 
 func main() -> Int32 {
+    // Before the vault key is read: a dump would hold it and every plaintext chunk in memory.
+    if let failure = CoreDumps.disable() { printError("warning: \(failure)") }
     let parsed: MountArguments
     do {
         switch try MountArguments.parse(Array(CommandLine.arguments.dropFirst())) {
@@ -157,10 +203,10 @@ func main() -> Int32 {
         return handler
     }
     let logger = Logger(label: "vishwafs")
-    let home: VaultHome, vault: Vault, mount: FuseMount
+    let home: VaultHome, vault: Vault, mount: FuseMount, lock: Int32
     do {
         (home, vault) = try prepare(parsed)
-        _ = try lockVault(home)
+        lock = try lockVault(home)
         // The kernel checks permissions (default_permissions) where other users may enter. A
         // private mount's only callers are its owner (and root, with allow_root): the daemon
         // checks for them, and the kernel stops asking for a directory's attributes before
@@ -179,6 +225,7 @@ func main() -> Int32 {
     // Fork now, before any thread exists; the parent returns once the child is set up.
     FuseMount.daemonize(foreground: parsed.foreground)
     if !parsed.foreground { redirectLog(to: home.path + "/vishwafs.log") }
+    recordLockHolder(lock, mountpoint: parsed.mountpoint, logger: logger)
     let filesystem: FileSystem
     do {
         let session = try VaultSession(home: home, vault: vault, logger: logger, syncEveryCommit: false)

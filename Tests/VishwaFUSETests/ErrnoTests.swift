@@ -6,7 +6,7 @@ import VishwaFS
 @Suite struct ErrnoTests {
     static let table: [(FSError, Int32)] = [
         (.notFound, ENOENT), (.exists, EEXIST), (.notEmpty, ENOTEMPTY), (.notDirectory, ENOTDIR),
-        (.isDirectory, EISDIR), (.readOnly, EROFS), (.noSpace, ENOSPC), (.nameTooLong, ENAMETOOLONG),
+        (.isDirectory, EISDIR), (.readOnly, EROFS), (.noSpace, ENOSPC), (.fileTooLarge, EFBIG), (.nameTooLong, ENAMETOOLONG),
         (.invalidName, EINVAL), (.crossDevice, EXDEV), (.notSupported, ENOTSUP), (.permissionDenied, EACCES),
         (.cancelled, EINTR), (.timedOut, ETIMEDOUT), (.notPermitted, EPERM), (.noAttribute, ENODATA),
         (.illegalByteSequence, EILSEQ), (.stale, ESTALE), (.io("too few shards"), EIO),

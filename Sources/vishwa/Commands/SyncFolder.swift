@@ -74,7 +74,8 @@ struct SyncFolder: AsyncParsableCommand {
         let record = try catalog.file(node: node)
         var info = stat()
         guard stat(local, &info) == 0 else { return false }
-        let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        // As the upload recorded it (clamped to what the catalog holds).
+        let mtime = FileLimits.clampedNanoseconds(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int64(info.st_mtim.tv_nsec))
         return record.size == Int(info.st_size) && record.mtime == mtime
     }
 }

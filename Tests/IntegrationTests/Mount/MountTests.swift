@@ -12,12 +12,12 @@ import Glibc
 /// cores do not gain from running them side by side.
 @Suite(.ownThreads, .serialized) struct MountTests {
     /// The POSIX behaviours cp, rsync, git, editors and players rely on (posix_checks.py; it also
-    /// passes on tmpfs). Differences by design: names must be UTF-8 (EILSEQ otherwise), FIFOs and
-    /// device nodes are refused (EPERM), and st_blocks counts a sparse file's holes.
+    /// passes on tmpfs). Differences by design: names must be UTF-8 (EILSEQ otherwise), and
+    /// st_blocks counts a sparse file's holes.
     @Test func posixBehavioursMatchWhatToolsExpect() throws {
         let vault = try MountedVault(label: "posix")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("posix_checks.py").path
-        let result = try vault.shell("python3 '\(script)' --utf8-names-only --no-special-files --skip st_blocks_sparse \"$MNT\"")
+        let result = try vault.shell("python3 '\(script)' --utf8-names-only --skip st_blocks_sparse \"$MNT\"")
         let failures = result.stdout.split(separator: "\n").filter { $0.hasPrefix("FAIL") }
         #expect(result.status == 0, "\(failures.joined(separator: "\n"))\n\(result.stderr)\nlog: \(vault.log.suffix(3000))")
         #expect(result.stdout.contains("ok rename_replace_file") && result.stdout.contains("ok unlink_open_file"))
@@ -194,7 +194,7 @@ import Glibc
             trap 'umount "$MNT" 2>/dev/null; wait $daemon; cat "$SCRATCH/user.log" >&2' EXIT
             for i in $(seq 600); do grep -q '] mounted ' "$SCRATCH/user.log" && break; sleep 0.05; done
             grep -q ' fuse.vishwafs .*user_id=4242' /proc/self/mountinfo || echo "not mounted"
-            $as_user /usr/bin/python3 "$SCRATCH/posix_checks.py" --utf8-names-only --no-special-files --skip st_blocks_sparse "$MNT/user"
+            $as_user /usr/bin/python3 "$SCRATCH/posix_checks.py" --utf8-names-only --skip st_blocks_sparse "$MNT/user"
             """)
         let failures = result.stdout.split(separator: "\n").filter { $0.hasPrefix("FAIL") || $0.hasPrefix("not mounted") }
         #expect(result.status == 0, "\(failures.joined(separator: "\n"))\n\(result.stdout.suffix(2000))\n\(result.stderr.suffix(3000))")

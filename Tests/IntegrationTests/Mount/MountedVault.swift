@@ -43,11 +43,12 @@ final class MountedVault: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        let mountedBefore = self.log.components(separatedBy: "] mounted ").count
         try process.run()
         daemon = process
-        let deadline = Date().addingTimeInterval(30)
-        // The log line, not only the mount table: a dead mount there may share the new one's id.
-        while !(isMounted && self.log.contains("] mounted ")) {
+        let deadline = Date().addingTimeInterval(70)
+        // This mount's log line, not only the mount table: a dead mount there may share the new one's id.
+        while !(isMounted && self.log.components(separatedBy: "] mounted ").count > mountedBefore) {
             guard process.isRunning, Date() < deadline else {
                 if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
                 throw TestFailure("vishwafs did not mount: \(self.log)")
