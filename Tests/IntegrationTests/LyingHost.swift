@@ -51,7 +51,7 @@ final class LyingService: HostService {
     let state = Mutex(State())
 
     func authorize(device: [UInt8], hello: ClientHello) async -> Authorization {
-        if case .pair(let offered) = hello.intent, offered != secret { return .reject("unknown code") }
+        if case .pair(let offered, _) = hello.intent, offered != secret { return .reject("unknown code") }
         return .accept
     }
 
@@ -87,7 +87,7 @@ final class LyingService: HostService {
                 return Response(status: .ok, body: BackupReply.encode(generation: chosen, data: data))
             case .backupList:
                 return Response(status: .ok, body: BackupReply.encodeList(Set(state.backups.keys).union(state.forged.keys).sorted()))
-            case .list, .scrub:
+            case .list, .scrub, .unpair:
                 return .failure(.badRequest, "not served by this host")
             }
         }
