@@ -83,11 +83,7 @@ public enum Recovery {
         }
         let directory: [CatalogBackup.DirectoryEntry]
         do {
-            let sealed = blob.directory
-            guard sealed.count > 24 else { throw ClientError.unreadable("empty host directory") }
-            let json = try XChaCha20Poly1305.open(Array(sealed[24...]), nonce: Array(sealed[0..<24]),
-                                                  additionalData: CatalogBackup.directoryAD(generation), key: key)
-            directory = try JSONDecoder().decode([CatalogBackup.DirectoryEntry].self, from: Data(json.exposedCopy()))
+            directory = try CatalogBackup.openDirectory(blob.directory, generation: generation, key: key)
         } catch {
             throw ClientError.unreadable("the host directory of generation \(generation) does not open with this recovery code")
         }
