@@ -18,7 +18,7 @@ import Glibc
 /// read only from a file of exactly one of the two lengths and is the bytes it says; a protected
 /// file without a passphrase asks for one; only the seeds' keys open (a checksum is no signature,
 /// but the identity must derive from the key); a file that opens unprotected is written back
-/// byte for byte by `Vault.create` from its master key.
+/// byte for byte by `Vault.create` from its master key (known bug B6: reserved bytes are not checked).
 ///
 /// Recovery code: the whole input as UTF-8 text through `RecoveryCode.decode`. What is accepted
 /// has the right checksum and re-encodes to a code that decodes to the same key, also with its
@@ -76,7 +76,13 @@ private func checkKeyFile(_ file: [UInt8]) {
         do {
             try Vault.create(in: Scratch.again, protection: .none, masterKey: vault.masterKey)
             let written = read(Scratch.again.keyFile)
-            Oracle.require(written == file, "the key file written back from its master key differs")
+            // Known bug B6 (Fuzz/README.md): the two reserved bytes after the protection byte,
+            // zero in format version 1, are not checked, so any value opens (and is written back as 0).
+            if file[6..<8] != [0, 0] {
+                Oracle.requireUnlessKnown("B6", false, "a key file with reserved bytes \(file[6]) \(file[7]) opened")
+            } else {
+                Oracle.require(written == file, "the key file written back from its master key differs")
+            }
         } catch {
             Oracle.require(false, "writing the key file back failed: \(error)")
         }
