@@ -26,7 +26,8 @@ import VishwaWire
 ///   plaintexts and clear bytes, in order) holds, byte for byte;
 /// - when the script sent only well-formed records, every whole frame of that stream is delivered,
 ///   and the connection stays open exactly when the stream holds no frame over the limit or with an
-///   impossible length.
+///   impossible length;
+/// - what the device then sends back (`echo`) reads, as wire.md says, as exactly the frames it sent.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSecureFrames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var script = FrameScript(Array(UnsafeBufferPointer(start: data, count: size)))
@@ -91,23 +92,85 @@ public func fuzzSecureFrames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     }
     // Known bug B5 (Fuzz/README.md): a clear record that completes a frame is checked against the
     // limit by its clear part alone, so the frame's whole body can pass the limit by its arguments.
-    if let over = recorder.frames.first(where: { $0.count - Frame.headerLength > maxBody }) {
+    let delivered = recorder.frames
+    if let over = delivered.first(where: { $0.count - Frame.headerLength > maxBody }) {
         Oracle.requireUnlessKnown("B5", false, "a frame with a \(over.count - Frame.headerLength)-byte body passed the \(maxBody)-byte limit")
         return 0
     }
-    Oracle.require(recorder.frames.count <= expected.count,
-                   "\(recorder.frames.count) frames delivered, the stream holds \(expected.count)")
-    for (delivered, frame) in zip(recorder.frames, expected) {
-        Oracle.require(delivered == frame, "a delivered frame differs from the one sent")
+    Oracle.require(delivered.count <= expected.count, "\(delivered.count) frames delivered, the stream holds \(expected.count)")
+    for (frame, sent) in zip(delivered, expected) {
+        Oracle.require(frame == sent, "a delivered frame differs from the one sent")
     }
     if stream.wellFormed {
-        Oracle.require(recorder.frames.count == expected.count,
-                       "\(recorder.frames.count) of \(expected.count) frames delivered from well-formed records")
+        Oracle.require(delivered.count == expected.count,
+                       "\(delivered.count) of \(expected.count) frames delivered from well-formed records")
         Oracle.require(channel.isActive == !impossible,
                        impossible ? "a frame over the limit or impossible left the connection open"
                                   : "well-formed records closed the connection")
     }
+    if channel.isActive { echo(recorder.received, settings: settings, channel: channel, transport: transport) }
     return 0
+}
+
+/// The outbound side: the device sends back every frame it received and one large frame, its
+/// body marked sealed (so it goes as a clear record, §1.1) when bit 4 of the settings is set,
+/// flushed after each frame or once (bit 5). The host's transport, reading the bytes as docs/wire.md
+/// describes them, must find exactly those frames.
+private func echo(_ frames: [Frame], settings: UInt8, channel: EmbeddedChannel, transport: NoiseTransport) {
+    let sealedBodies = settings & 0x10 != 0, flushEach = settings & 0x20 != 0
+    var sent = frames.map { Frame(id: $0.id, code: $0.code, body: $0.wholeBody, bodyIsSealed: sealedBodies) }
+    let large = ByteBuffer(bytes: (0..<(20_000 + Int(settings))).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+    sent.append(Frame(id: 99, code: 2, body: large, bodyPrefix: ByteBuffer(bytes: [UInt8](repeating: 0xEE, count: 16)),
+                      bodyIsSealed: sealedBodies))
+    for frame in sent {
+        channel.write(frame, promise: nil)
+        if flushEach { channel.flush() }
+    }
+    channel.flush()
+    var wire: [UInt8] = []
+    while let buffer = try? channel.readOutbound(as: ByteBuffer.self) { wire += buffer.readableBytesView }
+    guard let plaintext = HostReader.read(wire, transport: transport) else {
+        Oracle.require(false, "the host cannot read what the device sent")
+        return
+    }
+    Oracle.require(plaintext == sent.flatMap(wireBytes), "the host reads other frames than the device sent")
+}
+
+/// Reads a device's bytes as docs/wire.md §1 and §1.1 describe them: length-prefixed Noise
+/// messages, and clear records (`u16 0`, `u32` clear length, `u16` message length, the message,
+/// the clear bytes, bound into the message's tag). Returns the plaintext stream, or nil.
+private enum HostReader {
+    static func read(_ wire: [UInt8], transport: NoiseTransport) -> [UInt8]? {
+        var input = FrameScript(wire)
+        var plaintext: [UInt8] = []
+        while !input.isEmpty {
+            let length = input.int(bytes: 2)
+            var clear: [UInt8] = []
+            var message: [UInt8]
+            if length == 0 {
+                let clearLength = input.int(bytes: 4), messageLength = input.int(bytes: 2)
+                message = input.bytes(messageLength)
+                clear = input.bytes(clearLength)
+                guard message.count == messageLength, clear.count == clearLength, clearLength > 0 else { return nil }
+            } else {
+                message = input.bytes(length)
+                guard message.count == length else { return nil }
+            }
+            guard message.count >= NoiseTransport.tagLength else { return nil }
+            var opened = [UInt8](repeating: 0, count: message.count - NoiseTransport.tagLength)
+            do {
+                try message.withUnsafeBytes { message in
+                    try clear.withUnsafeBytes { ad in
+                        try opened.withUnsafeMutableBytes { out in _ = try transport.decrypt(message, ad: ad, into: out) }
+                    }
+                }
+            } catch {
+                return nil
+            }
+            plaintext += opened + clear
+        }
+        return plaintext
+    }
 }
 
 /// The host side of the script: what it sends, and the plaintext stream the device should see.
@@ -189,11 +252,12 @@ struct HostStream {
 /// Frames and the session event the handler passes up.
 final class Recorder: ChannelInboundHandler {
     typealias InboundIn = Frame
-    var frames: [[UInt8]] = []
+    var received: [Frame] = []
+    var frames: [[UInt8]] { received.map(wireBytes) }
     var established = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        frames.append(wireBytes(Self.unwrapInboundIn(data)))
+        received.append(Self.unwrapInboundIn(data))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
