@@ -98,7 +98,12 @@ for target in "${TARGETS[@]}"; do
         cp "$artifact" "$ROOT/Fuzz/crashes/$target/"
         log "$target: NEW $(basename "$artifact") -> Fuzz/crashes/$target/ ($(grep -m1 -oE 'Fatal error: .*|ERROR: [A-Za-z]+: [^ ]+.*' "$LOGS/$target.log" | cut -c1-160))"
     done
-    if [ "$crashes" -gt 0 ] || [ "$status" -ne 0 ]; then found=1; fi
+    if [ "$crashes" -gt 0 ] || [ "$status" -ne 0 ]; then
+        found=1
+        # The stack, for a CI log that keeps only what is printed.
+        log "$target: end of its log:"
+        tail -n 60 "$LOGS/$target.log" | sed 's/^/    /'
+    fi
     summary+=("$(printf '%-16s %12s %10s %7s %7s %7s %8s %6s' "$target" "$execs" "$rate" "$cov" "$ft" "$corp" "$crashes" "$status")")
 done
 
