@@ -26,6 +26,12 @@ case "$SECONDS_PER_TARGET" in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS
 
 log() { echo "fuzz.sh: $*"; }
 
+# The fuzz package compiles the main package's modules itself: their dependency lists must match.
+if ! python3 Fuzz/check-dependencies.py; then
+    log "Fuzz/Package.swift is out of step with Package.swift (see above)"
+    exit 1
+fi
+
 # -sanitize=fuzzer adds libFuzzer's coverage instrumentation (and links libFuzzer), address adds
 # ASan; both apply to every module of the fuzz package, ours and swift-nio's alike.
 BUILD=(swift build --package-path Fuzz -c release -Xswiftc -sanitize=fuzzer,address)
