@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: installs system packages, builds everything (warnings are errors in our
-# own targets, see Package.swift), runs every test, and fails if a test leaves a daemon behind.
+# own targets, see Package.swift), runs every test, and fails if a test leaves a daemon behind;
+# then runs each libFuzzer target of Fuzz/ briefly and fails if one finds a crash.
 # Usage: scripts/test.sh [extra swift test arguments, e.g. --filter CodecTests]
+# VISHWA_FUZZ_SECONDS: seconds per fuzz target (default 20; 0 skips fuzzing).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -66,6 +68,15 @@ leftover=$(pgrep -f "$ROOT/.build/.*/(vishwa-shard|vishwafs) " || true)
 if [ -n "$leftover" ]; then
     log "a test left processes running: $leftover"
     status=1
+fi
+
+# The fuzz targets (Fuzz/README.md), a short run each: libFuzzer comes with the Swift toolchain
+# (-sanitize=fuzzer links its clang runtime), so nothing is downloaded for it.
+FUZZ_SECONDS=${VISHWA_FUZZ_SECONDS:-20}
+case "$FUZZ_SECONDS" in ''|*[!0-9]*) log "VISHWA_FUZZ_SECONDS must be a whole number of seconds"; exit 2 ;; esac
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+    log "fuzzing each target for ${FUZZ_SECONDS}s"
+    bash scripts/fuzz.sh "$FUZZ_SECONDS" || { log "a fuzz target found a crash or failed to build (see above)"; status=1; }
 fi
 if [ "$status" -eq 0 ]; then log "all tests passed"; else log "FAILED (status $status)"; fi
 exit "$status"

@@ -9,10 +9,8 @@ import VishwaTransport
 /// Besides "never traps": whatever is accepted must print as text that parses back to the same
 /// value, since `vishwa-shard invite` prints the code that `vishwa host add` parses.
 ///
-/// Bug B2 (Fuzz/README.md, open) is tolerated unless FUZZ_KNOWN_BUGS=crash: with a default port,
-/// a host that ends in a prepended mark (U+0600…U+0605, …) is accepted, but its description puts
-/// ':' right after the mark, they form one Character, and the colon is no longer found. B1
-/// (brackets in hosts, fixed in cc1c182) is checked strictly.
+/// B1 (brackets in hosts, fixed in cc1c182) and B2 (a non-ASCII host merging with the ':' printed
+/// after it, fixed in 922f1d2) are checked strictly (Fuzz/README.md).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPairingCode(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
@@ -30,11 +28,7 @@ public func fuzzPairingCode(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
         let printed = address.description
         let roundTrips = HostAddress(parsing: printed) == address
         let message = "address \(text.debugDescription) prints as \(printed.debugDescription), which does not parse back"
-        if defaultPort != nil && !address.host.allSatisfy(\.isASCII) {
-            Oracle.requireUnlessKnown("B2", roundTrips, message)
-        } else {
-            Oracle.require(roundTrips, message)
-        }
+        Oracle.require(roundTrips, message)
     }
 
     // Crockford base32 of arbitrary bytes decodes back to them.

@@ -1,0 +1,1 @@
+../../../Sources/VishwaClient/CatalogBackup+Blob.swift
