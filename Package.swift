@@ -135,7 +135,7 @@ let package = Package(
                                    .product(name: "Logging", package: "swift-log")],
                     swiftSettings: testSettings),
         .testTarget(name: "VishwaFUSETests", dependencies: ["VishwaFUSE", "VishwaFS"], swiftSettings: testSettings),
-        .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaVaultTests", dependencies: ["VishwaVault", "VishwaCrypto"], swiftSettings: testSettings),
         .testTarget(name: "VishwaClientTests",
                     dependencies: ["VishwaClient", "VishwaCodec", "VishwaCore", "VishwaCrypto", "VishwaVault", "VishwaWire",
                                    .product(name: "NIOCore", package: "swift-nio")],

@@ -39,7 +39,9 @@ public enum Base32 {
         var position = 0
         for character in text {
             position += 1
-            if character == "-" || character == " " || character == "\n" || character == "\t" || character == "\r" { continue }
+            // "\r\n" is one Character in Swift: a code pasted with Windows line endings has it.
+            if character == "-" || character == " " || character == "\n" || character == "\t" || character == "\r"
+                || character == "\r\n" { continue }
             guard let value = value(of: character) else { throw .invalidCharacter(character, position: position) }
             buffer = buffer << 5 | UInt32(value)
             bits += 5

@@ -22,7 +22,7 @@ public enum RecoveryCode {
 
     /// Decodes a typed recovery code back to the master key; throws a message saying what is wrong.
     public static func decode(_ text: String) throws(VaultError) -> SecretBytes {
-        let significant = text.filter { !"- \n\t\r".contains($0) }.count
+        let significant = text.unicodeScalars.filter { !"- \n\t\r".unicodeScalars.contains($0) }.count
         var bytes: [UInt8]
         do {
             bytes = try Base32.decode(text)

@@ -95,6 +95,7 @@ enum VaultKeyFile {
         guard BLAKE2b.hash(Array(bytes[0..<expected - 32]), length: 32) == Array(bytes[(expected - 32)...]) else {
             throw .corrupt(path: path, reason: "checksum does not match (the file was altered or damaged)")
         }
+        guard bytes[6] == 0, bytes[7] == 0 else { throw .corrupt(path: path, reason: "reserved bytes 6..<8 are not zero") }
         return VaultIdentity(vaultID: VaultID(bytes: bytes[8..<24])!, devicePublicKey: Array(bytes[24..<56]),
                              isPassphraseProtected: bytes[5] == 1)
     }

@@ -125,4 +125,25 @@ let fastPassphrase = KeyProtection.passphrase(Array("correct horse".utf8), cost:
             try RecoveryCode.decode(String(withU))
         }
     }
+
+    @Test func aRecoveryCodePastedWithWindowsLineEndingsDecodes() throws {
+        let key = SecretBytes.random(count: 32)
+        let code = RecoveryCode.encode(key)
+        let restored = try RecoveryCode.decode(code.replacingOccurrences(of: "-", with: "\r\n") + "\r\n")
+        #expect(restored.isEqual(to: key))
+    }
+
+    @Test(arguments: [6, 7])
+    func reservedKeyFileBytesMustBeZero(position: Int) throws {
+        let dir = TempDirectory()
+        try Vault.create(in: dir.home, protection: .none)
+        var bytes = [UInt8](FileManager.default.contents(atPath: dir.home.keyFile)!)
+        bytes[position] = 1
+        // The checksum is not keyed: whoever alters the file can make it match again.
+        bytes.replaceSubrange((bytes.count - 32)..., with: BLAKE2b.hash(Array(bytes[..<(bytes.count - 32)]), length: 32))
+        try Data(bytes).write(to: URL(fileURLWithPath: dir.home.keyFile))
+        #expect(throws: VaultError.corrupt(path: dir.home.keyFile, reason: "reserved bytes 6..<8 are not zero")) {
+            try Vault.open(in: dir.home, passphrase: nil)
+        }
+    }
 }
