@@ -40,6 +40,18 @@ import Glibc
         let target = try #require(late.first { $0.index == 0 }, "no shard 0 of the second seal")
         try #require(early[0]).write(to: URL(fileURLWithPath: target.path))
 
+        // A small read through the mount (a cold cache: range reads from the covering data shard,
+        // which is the swapped one) gets the new bytes too.
+        try vault.mount()
+        let mounted = open(vault.mountpoint + "/f", O_RDONLY)
+        #expect(mounted >= 0)
+        var small = [UInt8](repeating: 0, count: 4096)
+        #expect(small.withUnsafeMutableBytes { pread(mounted, $0.baseAddress, 4096, 100) } == 4096)
+        let smallMatches = small == Array(second[100..<4196])
+        #expect(smallMatches, "a range read mixed two encodings of the chunk")
+        close(mounted)
+        vault.unmount()
+
         let out = vault.scratch.path + "/out"
         let read = try run("vishwa", ["download", "/f", out, "--home", vault.home])
         #expect(read.status == 0, "\(read.stderr)")
