@@ -53,6 +53,7 @@ struct InteropTests {
         #expect(summary.clearMatches == true, "a shard sent and received in clear records")
         // wire.md §1.1: the host's answer leaves only the segments in clear, never the 84-byte header.
         #expect(summary.clearAnswerLengths == [300 * 1024 - 84])
+        #expect(summary.mixedRecordMatches == true, "a clear record holding a whole frame and the start of another")
         #expect(summary.batch1Order.map { Set($0) } == [1, 2, 3])
         #expect(summary.batch2Order.map { Set($0) } == [10, 11, 12, 13])
         #expect(summary.stat?.version.hasPrefix("vishwa-shard") == true)
@@ -232,6 +233,7 @@ private struct ClientSummary: Decodable {
     let getAfterDeleteStatus: Int?
     let clearMatches: Bool?
     let clearAnswerLengths: [Int]?
+    let mixedRecordMatches: Bool?
 }
 
 /// The JSON line of `noise_peer.py client … <hostile scenario>`.

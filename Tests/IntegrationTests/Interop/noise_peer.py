@@ -300,12 +300,25 @@ def scenario_ops(session):
     session.send_frames(encode_frame(5, GET, clear_id + struct.pack(">QQ", 0, 2 ** 64 - 1)))
     answers, _ = collect(session, {5})
     summary["clear_matches"] = ok_body(answers, 5, "GET of the clear PUT") == clear_shard
-    summary["clear_answer_lengths"] = session.clear_lengths
+    summary["clear_answer_lengths"] = list(session.clear_lengths)
+
+    # A record is any part of the frame stream (§1.1): here a whole PING, then a PUT that ends in
+    # the clear part.
+    other_id = os.urandom(16)
+    secret = encode_frame(6, PING) + struct.pack(">IIB", 5 + 16 + len(clear_shard), 7, PUT) + other_id
+    session.sock.sendall(session.clear_record(secret, clear_shard))
+    answers, _ = collect(session, {6, 7})
+    ok_body(answers, 6, "PING in a clear record")
+    ok_body(answers, 7, "PUT after a PING in a clear record")
+    session.send_frames(encode_frame(8, GET, other_id + struct.pack(">QQ", 0, 2 ** 64 - 1)))
+    answers, _ = collect(session, {8})
+    summary["mixed_record_matches"] = ok_body(answers, 8, "GET of the PUT after a PING") == clear_shard
 
     summary["ok"] = (summary["get_matches"] and summary["range_matches"] and summary["has"] == [len(shard), -1]
                      and summary["listed"] and summary["deleted"] == 1
                      and summary["get_after_delete_status"] == NOT_FOUND and summary["clear_matches"]
-                     and summary["clear_answer_lengths"] == [len(clear_shard) - SHARD_HEADER])
+                     and summary["clear_answer_lengths"] == [len(clear_shard) - SHARD_HEADER]
+                     and summary["mixed_record_matches"])
     return summary
 
 
