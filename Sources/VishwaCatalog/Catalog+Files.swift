@@ -31,9 +31,12 @@ public struct ChunkRecord: Sendable, Equatable {
     public var k: Int
     public var m: Int
     public var shards: [ShardRecord]
+    /// The 16-byte id of this encoding, bound into its shards' tags (shard format 3); nil for a
+    /// chunk sealed before seal ids existed (formats 1 and 2).
+    public var sealID: [UInt8]?
 
     public init(id: Int64? = nil, position: Int, fileID: [UInt8], encodedVersion: UInt64, index: Int, length: Int,
-                k: Int, m: Int, shards: [ShardRecord]) {
+                k: Int, m: Int, shards: [ShardRecord], sealID: [UInt8]? = nil) {
         self.id = id
         self.position = position
         self.fileID = fileID
@@ -43,6 +46,7 @@ public struct ChunkRecord: Sendable, Equatable {
         self.k = k
         self.m = m
         self.shards = shards
+        self.sealID = sealID
     }
 }
 
@@ -262,8 +266,9 @@ extension Catalog {
             var chunkID = chunk.id
             if chunkID == nil {
                 try db.run(sql: """
-                    INSERT INTO chunk (fileID, encodedVersion, idx, length, k, m) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [Data(chunk.fileID), Int64(chunk.encodedVersion), chunk.index, chunk.length, chunk.k, chunk.m])
+                    INSERT INTO chunk (fileID, encodedVersion, idx, length, k, m, sealID) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [Data(chunk.fileID), Int64(chunk.encodedVersion), chunk.index, chunk.length, chunk.k, chunk.m,
+                                    chunk.sealID.map { Data($0) }])
                 chunkID = db.lastInsertedRowID
                 for shard in chunk.shards {
                     try db.run(sql: "INSERT INTO shard (chunk, idx, shardID, host, state) VALUES (?, ?, ?, ?, ?)",
@@ -342,7 +347,7 @@ extension Catalog {
                               degraded: false, tags: try tags(of: node, in: db), chunks: [])
         }
         let chunkRows = try Row.fetchAll(cached: db, sql: """
-            SELECT vc.position, c.id, c.fileID, c.encodedVersion, c.idx, c.length, c.k, c.m
+            SELECT vc.position, c.id, c.fileID, c.encodedVersion, c.idx, c.length, c.k, c.m, c.sealID
             FROM version_chunk vc JOIN chunk c ON c.id = vc.chunk WHERE vc.version = ? ORDER BY vc.position
             """, arguments: [versionID])
         var chunks: [ChunkRecord] = []
@@ -353,7 +358,8 @@ extension Catalog {
             }
             chunks.append(ChunkRecord(id: c["id"], position: c["position"], fileID: [UInt8](c["fileID"] as Data),
                                       encodedVersion: UInt64(c["encodedVersion"] as Int64), index: c["idx"],
-                                      length: c["length"], k: c["k"], m: c["m"], shards: shards))
+                                      length: c["length"], k: c["k"], m: c["m"], shards: shards,
+                                      sealID: (c["sealID"] as Data?).map { [UInt8]($0) }))
         }
         return FileRecord(node: node, path: try path(of: node, in: db), fileID: [UInt8]((row["fileID"] as Data?) ?? Data()),
                           size: row["size"], mtime: row["mtime"], versionNumber: UInt64(row["number"] as Int64),

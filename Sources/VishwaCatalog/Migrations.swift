@@ -154,6 +154,15 @@ extension Catalog {
                 CREATE INDEX node_current_version ON node(currentVersion) WHERE currentVersion IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v6-seal-ids") { db in
+            try db.execute(sql: """
+                -- The 16-byte id of a chunk's encoding, bound into its shards' tags (shard format
+                -- 3): a chunk sealed twice under one version (written, sealed, rewritten before
+                -- close) gets two ids, so a host serving the first encoding's shard for the second
+                -- serves an erasure, not a mixed chunk. NULL for chunks sealed before (formats 1, 2).
+                ALTER TABLE chunk ADD COLUMN sealID BLOB;
+                """)
+        }
         migrator.registerMigration("v7-backup-status") { db in
             try db.execute(sql: """
                 -- The shards of each stored catalog backup generation (backups are chunked and

@@ -24,8 +24,10 @@ public final class ChunkWriter: Sendable {
     public func seal(_ plaintext: [UInt8], position: Int, fileID: [UInt8], version: UInt64, key: SecretBytes) async throws
         -> ChunkRecord
     {
+        // A fresh seal id: a chunk rewritten before close is sealed again under the same version,
+        // and the shards of the first seal must not pass for the second's.
         let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: fileID)!, version: version,
-                                   chunkIndex: UInt64(position), chunkLength: plaintext.count)
+                                   chunkIndex: UInt64(position), chunkLength: plaintext.count, sealID: .random())
         let codec = ShardCodec(parameters: parameters)
         let encoded = try await session.blocking { try codec.encode(plaintext, context: context, key: key) }
         let hosts = try await liveHosts()
@@ -55,4 +57,17 @@ public final class ChunkWriter: Sendable {
         cachedHosts.withLock { $0 = (hosts, now) }
         return hosts
     }
+}
+
+extension ChunkRecord {
+    /// What this chunk's shards are bound to (docs/format.md §2), for decoding and rebuilding them.
+    public func shardContext(vault: VaultID) -> ShardContext {
+        ShardContext(vaultID: vault, fileID: FileID(bytes: fileID)!, version: encodedVersion, chunkIndex: UInt64(index),
+                     chunkLength: length, sealID: sealID.flatMap { SealID(bytes: $0) })
+    }
+}
+
+extension SealID {
+    /// A new random seal id.
+    static func random() -> SealID { SealID(bytes: Random.bytes(16))! }
 }

@@ -24,8 +24,7 @@ public struct Reader: Sendable {
     public func chunk(_ chunk: ChunkRecord, of file: FileRecord, key: SecretBytes, hosts: [Int64: HostEndpoint]) async throws -> [UInt8] {
         let parameters = try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1))
         let codec = ShardCodec(parameters: parameters)
-        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
-                                   version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
+        let context = chunk.shardContext(vault: session.vault.identity.vaultID)
         var remaining: [ShardLocation] = chunk.shards.sorted { $0.index < $1.index }.compactMap { shard in
             guard let host = hosts[shard.hostID] else { return nil }
             return ShardLocation(index: shard.index, id: WireShardID(bytes: shard.shardID)!, host: host)
@@ -76,8 +75,7 @@ public struct Reader: Sendable {
                       hosts: [Int64: HostEndpoint]) async throws -> [UInt8] {
         let parameters = try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1))
         let codec = ShardCodec(parameters: parameters)
-        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
-                                   version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
+        let context = chunk.shardContext(vault: session.vault.identity.vaultID)
         let located = { (index: Int) -> ShardLocation? in
             guard let shard = chunk.shards.first(where: { $0.index == index }), let host = hosts[shard.hostID] else { return nil }
             return ShardLocation(index: index, id: WireShardID(bytes: shard.shardID)!, host: host)
@@ -147,7 +145,7 @@ public struct Reader: Sendable {
                                    to: location.host, timeout: .seconds(2))
         let headerBytes = try await header
         let version = headerBytes.withUnsafeReadableBytes { ShardHeader(parsing: $0)?.formatVersion }
-        if version != nil && version != ShardFormat.version {
+        if version == 1 {
             return ShardPart(whole: try await pool.send(.get(id: location.id, offset: 0, length: nil), to: location.host))
         }
         return ShardPart(header: headerBytes, body: try await body, offset: bytes.lowerBound)

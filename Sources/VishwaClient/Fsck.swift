@@ -83,8 +83,7 @@ public enum Fsck {
     static func badShards(_ chunk: ChunkRecord, of file: FileRecord, key: SecretBytes, hosts: [Int64: HostEndpoint],
                           deep: Bool, session: VaultSession) async throws -> [BadShard] {
         let codec = ShardCodec(parameters: try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1)))
-        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
-                                   version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
+        let context = chunk.shardContext(vault: session.vault.identity.vaultID)
         let recorded = Set(chunk.shards.map(\.index))
         var bad = (0..<(chunk.k + chunk.m)).filter { !recorded.contains($0) }.map { BadShard(index: $0, corrupt: false) }
         let results = deep
@@ -148,14 +147,14 @@ public enum Fsck {
     }
 
     /// Decodes the chunk from good shards, encodes it again (fresh nonces; the same plaintext
-    /// pieces, so any index is valid), and stores the shards at `bad` on hosts within the cap.
+    /// pieces under the chunk's own seal id, so any index is valid beside the good shards), and
+    /// stores the shards at `bad` on hosts within the cap.
     static func rebuild(_ chunk: ChunkRecord, of file: FileRecord, key: SecretBytes, bad: [Int],
                         hosts: [Int64: HostEndpoint], live: [PlacementHost], session: VaultSession,
                         avoiding: Set<Int64> = []) async throws -> Int {
         let plain = try await Reader(session: session).chunk(chunk, of: file, key: key, hosts: hosts)
         let parameters = try CodingParameters(k: chunk.k, m: chunk.m, chunkSize: max(file.chunkSize, chunk.length, 1))
-        let context = ShardContext(vaultID: session.vault.identity.vaultID, fileID: FileID(bytes: chunk.fileID)!,
-                                   version: chunk.encodedVersion, chunkIndex: UInt64(chunk.index), chunkLength: chunk.length)
+        let context = chunk.shardContext(vault: session.vault.identity.vaultID)
         let encoded = try await session.blocking { try ShardCodec(parameters: parameters).encode(plain, context: context, key: key) }
 
         let badSet = Set(bad)

@@ -79,7 +79,7 @@ public struct Uploader: Sendable {
                     group.addTask {
                         let range = layout.range(ofChunk: position)
                         let context = ShardContext(vaultID: vaultID, fileID: fileID, version: ticket.number,
-                                                   chunkIndex: UInt64(position), chunkLength: range.count)
+                                                   chunkIndex: UInt64(position), chunkLength: range.count, sealID: .random())
                         let encoded = try await session.blocking {
                             let plain = try file.read(at: range.lowerBound, count: range.count)
                             return try codec.encode(plain, context: context, key: key)
@@ -216,7 +216,7 @@ actor ChunkSender {
             ShardRecord(index: index, shardID: ids[index].bytes, hostID: host)
         }
         return ChunkRecord(position: position, fileID: fileID, encodedVersion: context.version, index: position,
-                           length: context.chunkLength, k: k, m: m, shards: shards)
+                           length: context.chunkLength, k: k, m: m, shards: shards, sealID: context.sealID?.bytes)
     }
 
     /// PUTs the given shards in parallel; returns (index, host, failure or nil when stored).

@@ -93,7 +93,7 @@ extension ShardCodec {
 
     /// For a read of bytes `offset..<offset+length` of a chunk: each covering data shard and the
     /// bytes of it to fetch (its header, `0..<ShardFormat.headerLength`, is needed too: it holds
-    /// the nonce). Shards of the format written; an older shard found there is fetched whole.
+    /// the nonce). Segmented shards (formats 2 and 3); a format 1 shard found there is fetched whole.
     public func fetchPlan(offset: Int, length: Int, chunkLength: Int) -> [(index: Int, bytes: Range<Int>)] {
         let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: chunkLength), version: ShardFormat.version)
         return coveredPieces(offset: offset, length: length, chunkLength: chunkLength).map { ($0.index, layout.shardBytes(covering: $0.bytes)) }
@@ -252,7 +252,7 @@ extension ShardCodec {
             for position in parts.indices where accepted.count < k {
                 // Only segmented shards of a known index: the row must hold exactly their segments.
                 let header = parts[position].header.withUnsafeBytes { ShardHeader(parsing: $0) }
-                guard let header, header.formatVersion == ShardFormat.version, (0..<n).contains(header.index) else {
+                guard let header, header.formatVersion != 1, (0..<n).contains(header.index) else {
                     rejected.append(ShardRejection(index: header?.index, position: position, reason: .malformed))
                     continue
                 }

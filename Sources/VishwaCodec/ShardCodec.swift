@@ -36,7 +36,7 @@ public struct ShardCodec: Sendable {
         }
         precondition(context.chunkLength == chunk.count, "context.chunkLength must equal the chunk's length")
         let (k, n) = (parameters.k, parameters.n)
-        let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: chunk.count), version: ShardFormat.version)
+        let layout = SegmentLayout(piece: parameters.pieceLength(forChunkLength: chunk.count), version: context.formatVersion)
         let shardLength = layout.shardLength
 
         let storage = [UInt8](unsafeUninitializedCapacity: n * shardLength) { buffer, initialized in
@@ -81,10 +81,16 @@ public struct ShardCodec: Sendable {
         shard: UnsafeMutableRawPointer, index: Int, layout: SegmentLayout, context: ShardContext, key: SecretBytes,
         nonces: (UnsafeMutableRawBufferPointer) -> Void
     ) {
-        ShardFormat.writeAssociatedData(to: shard, context: context, parameters: parameters, index: index)
+        let version = context.formatVersion
+        ShardFormat.writeAssociatedData(to: shard, context: context, parameters: parameters, index: index, version: version)
         let nonce = UnsafeMutableRawBufferPointer(start: shard + ShardFormat.nonceOffset, count: XChaCha20Poly1305.nonceLength)
         nonces(nonce)
-        withUnsafeTemporaryAllocation(byteCount: XChaCha20Poly1305.nonceLength, alignment: 8) { segmentNonce in
+        withUnsafeTemporaryAllocation(byteCount: XChaCha20Poly1305.nonceLength + ShardFormat.maxAssociatedDataLength,
+                                      alignment: 8) { scratch in
+            let segmentNonce = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<XChaCha20Poly1305.nonceLength])
+            let ad = scratch.baseAddress! + XChaCha20Poly1305.nonceLength
+            let adLength = ShardFormat.writeFullAssociatedData(to: ad, context: context, parameters: parameters, index: index,
+                                                               version: version)
             for s in 0..<layout.count {
                 let sealed = layout.sealed(s)
                 let length = sealed.count - ShardFormat.tagLength
@@ -93,7 +99,7 @@ public struct ShardCodec: Sendable {
                     UnsafeMutableRawBufferPointer(start: shard + sealed.lowerBound, count: length),
                     tag: UnsafeMutableRawBufferPointer(start: shard + sealed.lowerBound + length, count: ShardFormat.tagLength),
                     nonce: UnsafeRawBufferPointer(segmentNonce),
-                    additionalData: UnsafeRawBufferPointer(start: shard, count: ShardFormat.associatedDataLength),
+                    additionalData: UnsafeRawBufferPointer(start: ad, count: adLength),
                     key: key)
             }
         }
@@ -105,7 +111,8 @@ public struct ShardCodec: Sendable {
     /// (`pieceLength` bytes). Returns the shard's index, or why it was set aside.
     ///
     /// The associated data is rebuilt from `context` and the claimed index, so a shard from any
-    /// other chunk, file, version, vault or position fails here even if its header was rewritten.
+    /// other chunk, file, version, vault, position or encoding (seal id) fails here even if its
+    /// header was rewritten.
     func open(
         _ shard: UnsafeRawBufferPointer, into output: UnsafeMutableRawPointer, context: ShardContext, key: SecretBytes
     ) -> Result<Int, ShardRejection.Reason> {
@@ -131,16 +138,18 @@ public struct ShardCodec: Sendable {
         guard range.upperBound <= layout.piece, let first = segments.first, let last = segments.last,
               start <= layout.sealed(first).lowerBound, layout.sealed(last).upperBound - start <= body.count
         else { return .failure(.malformed) }
-        guard header.k == parameters.k, header.m == parameters.m, header.index < parameters.n,
+        guard context.accepts(formatVersion: header.formatVersion),
+              header.k == parameters.k, header.m == parameters.m, header.index < parameters.n,
               header.chunkLength == context.chunkLength, header.vaultID == context.vaultID,
               header.fileID == context.fileID, header.version == context.version,
               header.chunkIndex == context.chunkIndex
         else { return .failure(.wrongContext) }
 
-        return withUnsafeTemporaryAllocation(byteCount: ShardFormat.headerLength, alignment: 8) { scratch in
-            let ad = scratch.baseAddress!, nonce = scratch.baseAddress! + ShardFormat.associatedDataLength
-            ShardFormat.writeAssociatedData(to: ad, context: context, parameters: parameters, index: header.index,
-                                            version: header.formatVersion)
+        return withUnsafeTemporaryAllocation(byteCount: ShardFormat.maxAssociatedDataLength + XChaCha20Poly1305.nonceLength,
+                                             alignment: 8) { scratch in
+            let ad = scratch.baseAddress!, nonce = scratch.baseAddress! + ShardFormat.maxAssociatedDataLength
+            let adLength = ShardFormat.writeFullAssociatedData(to: ad, context: context, parameters: parameters,
+                                                               index: header.index, version: header.formatVersion)
             let shardNonce = shard.baseAddress! + ShardFormat.nonceOffset
             var out = output
             for s in segments {
@@ -154,7 +163,7 @@ public struct ShardCodec: Sendable {
                         tag: UnsafeRawBufferPointer(start: body.baseAddress! + (sealed.lowerBound - start + length), count: ShardFormat.tagLength),
                         into: UnsafeMutableRawBufferPointer(start: out, count: length),
                         nonce: UnsafeRawBufferPointer(start: nonce, count: XChaCha20Poly1305.nonceLength),
-                        additionalData: UnsafeRawBufferPointer(start: ad, count: ShardFormat.associatedDataLength),
+                        additionalData: UnsafeRawBufferPointer(start: ad, count: adLength),
                         key: key)
                 } catch {
                     return .failure(.authenticationFailed)

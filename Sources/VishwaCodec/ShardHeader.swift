@@ -13,21 +13,37 @@ public struct ShardContext: Sendable, Hashable {
     public var chunkIndex: UInt64
     /// Plaintext length of this chunk (the last chunk of a file is usually shorter).
     public var chunkLength: Int
+    /// Which encoding of the chunk (format 3): random per seal and recorded with the chunk, so a
+    /// shard of another encoding of the same chunk (sealed before a rewrite under the same
+    /// version) fails authentication instead of mixing two contents. Nil for a chunk sealed once
+    /// by construction (catalog backups) and for chunks written before format 3: their shards
+    /// are formats 1 and 2, which carry no seal id.
+    public var sealID: SealID?
 
-    public init(vaultID: VaultID, fileID: FileID, version: UInt64, chunkIndex: UInt64, chunkLength: Int) {
+    public init(vaultID: VaultID, fileID: FileID, version: UInt64, chunkIndex: UInt64, chunkLength: Int, sealID: SealID? = nil) {
         self.vaultID = vaultID
         self.fileID = fileID
         self.version = version
         self.chunkIndex = chunkIndex
         self.chunkLength = chunkLength
+        self.sealID = sealID
+    }
+
+    /// The shard format version of this chunk's shards: 3 with a seal id, 2 without (1 is read too).
+    var formatVersion: UInt8 { sealID == nil ? 2 : ShardFormat.version }
+
+    /// Whether a shard of format `version` can belong to this chunk: format 3 exactly when the
+    /// chunk has a seal id, so an older shard cannot stand in for a sealed one, nor the reverse.
+    func accepts(formatVersion version: UInt8) -> Bool {
+        sealID == nil ? version < ShardFormat.version : version == ShardFormat.version
     }
 }
 
-/// The fixed-size header in front of every shard (both format versions).
+/// The fixed-size header in front of every shard (every format version).
 ///
 ///     offset size  field
 ///          0    4  magic "VWSH"
-///          4    1  format version (2; 1 is still read)
+///          4    1  format version (3; 1 and 2 are still read)
 ///          5    1  k
 ///          6    1  m
 ///          7    1  shard index (0..<k data, k..<k+m parity)
@@ -38,20 +54,23 @@ public struct ShardContext: Sendable, Hashable {
 ///         52    8  chunk index, big-endian
 ///         60   24  XChaCha20 nonce (random)
 ///         84    …  version 1: ciphertext of the piece (ceil(chunk length / k) bytes), then its tag
-///                  version 2: the piece in segments of 64 KiB (the last one shorter), each
-///                  ciphertext followed by its own tag
+///                  versions 2 and 3: the piece in segments of 64 KiB (the last one shorter),
+///                  each ciphertext followed by its own tag
 ///
-/// The associated data of the AEAD is bytes 0..<60. Version 2 seals segment s under the nonce
-/// whose last 8 bytes are XORed with s (little-endian), so a segment can be fetched and
-/// authenticated alone: a 4 KiB read costs one 64 KiB segment, not the whole piece.
+/// The associated data of the AEAD is bytes 0..<60, and for version 3 the chunk's 16-byte seal id
+/// after them (it is not stored in the shard: the reader takes it from its catalog). Versions 2
+/// and 3 seal segment s under the nonce whose last 8 bytes are XORed with s (little-endian), so a
+/// segment can be fetched and authenticated alone: a 4 KiB read costs one 64 KiB segment.
 public enum ShardFormat {
     public static let magic: [UInt8] = Array("VWSH".utf8)
-    /// The version written.
-    public static let version: UInt8 = 2
+    /// The version written for a chunk with a seal id (every file chunk); 2 without one.
+    public static let version: UInt8 = 3
     /// The versions read.
-    public static let readableVersions: ClosedRange<UInt8> = 1...2
+    public static let readableVersions: ClosedRange<UInt8> = 1...3
     /// Bytes 0..<60: the authenticated header.
     public static let associatedDataLength = 60
+    /// Bytes of the seal id appended to the associated data (version 3).
+    public static let sealIDLength = 16
     public static let nonceOffset = 60
     public static let headerLength = 84
     public static let tagLength = 16
@@ -65,8 +84,7 @@ public enum ShardFormat {
 
     /// Writes the 60 authenticated header bytes for shard `index` of `context` at `out`.
     static func writeAssociatedData(
-        to out: UnsafeMutableRawPointer, context: ShardContext, parameters: CodingParameters, index: Int,
-        version: UInt8 = ShardFormat.version
+        to out: UnsafeMutableRawPointer, context: ShardContext, parameters: CodingParameters, index: Int, version: UInt8
     ) {
         var p = out
         func put(_ bytes: [UInt8]) {
@@ -92,6 +110,22 @@ public enum ShardFormat {
         assert(p - out == associatedDataLength)
     }
 
+    /// Room for the longest associated data: the header's 60 bytes and a seal id.
+    static let maxAssociatedDataLength = associatedDataLength + sealIDLength
+
+    /// Writes the associated data of shard `index` of `context` in format `version` at `out`
+    /// (`maxAssociatedDataLength` bytes of room): the 60 header bytes, then for version 3 the
+    /// chunk's seal id. Returns its length.
+    static func writeFullAssociatedData(
+        to out: UnsafeMutableRawPointer, context: ShardContext, parameters: CodingParameters, index: Int, version: UInt8
+    ) -> Int {
+        writeAssociatedData(to: out, context: context, parameters: parameters, index: index, version: version)
+        guard version == ShardFormat.version, let seal = context.sealID else { return associatedDataLength }
+        withUnsafeBytes(of: seal.high.bigEndian) { (out + associatedDataLength).copyMemory(from: $0.baseAddress!, byteCount: 8) }
+        withUnsafeBytes(of: seal.low.bigEndian) { (out + associatedDataLength + 8).copyMemory(from: $0.baseAddress!, byteCount: 8) }
+        return maxAssociatedDataLength
+    }
+
     /// The nonce of segment `segment`: the shard's nonce with its last 8 bytes XORed with the
     /// segment number (little-endian). Segment 0 uses the shard's nonce itself.
     static func segmentNonce(_ base: UnsafeRawPointer, segment: Int, into out: UnsafeMutableRawPointer) {
@@ -106,7 +140,7 @@ public enum ShardFormat {
 }
 
 /// Where a piece's bytes lie in a shard: one segment (version 1, the whole piece under one tag)
-/// or 64 KiB segments each followed by its tag (version 2).
+/// or 64 KiB segments each followed by its tag (versions 2 and 3).
 public struct SegmentLayout: Sendable, Equatable {
     /// Plaintext bytes of the piece.
     public let piece: Int

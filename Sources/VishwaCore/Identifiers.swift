@@ -43,6 +43,9 @@ public struct Identifier128: Sendable, Hashable, Comparable, CustomStringConvert
 public typealias VaultID = Identifier128
 /// Identifies a file across its versions.
 public typealias FileID = Identifier128
+/// Identifies one encoding of a chunk: random for every seal and bound into its shards' tags
+/// (docs/format.md §2), so shards of two encodings of the same chunk never pass for each other.
+public typealias SealID = Identifier128
 
 /// Lowercase hexadecimal, the way ids and keys are printed.
 public enum Hex {

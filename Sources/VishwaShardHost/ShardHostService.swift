@@ -23,7 +23,7 @@ public struct ShardHostService: HostService {
     let threadPool: NIOThreadPool
     let authorizationPool: NIOThreadPool
     let logger: Logger
-    public static let version = "vishwa-shard 0.1 (wire 2)"
+    public static let version = "vishwa-shard 0.1 (wire 3)"
 
     public init(store: ShardStore, registry: PairingRegistry, hostKey: [UInt8], threadPool: NIOThreadPool,
                 authorizationPool: NIOThreadPool, logger: Logger) {
@@ -99,7 +99,7 @@ public struct ShardHostService: HostService {
                 // A range: only those bytes are read from disk.
                 let start = Int(offset)
                 return Response(status: .ok, body: ByteBuffer(bytes: try store.get(vault: vault, id: shard, range: start..<start + Int(length))),
-                                bodyIsSealed: true)
+                                sealedFrom: Frame.sealedFrom(shardOffset: offset))
             }
             let bytes = try store.get(vault: vault, id: shard)
             guard offset <= UInt64(bytes.count), (length ?? 0) <= UInt64(bytes.count) - offset else {
@@ -107,7 +107,7 @@ public struct ShardHostService: HostService {
             }
             let start = Int(offset)
             let end = length.map { start + Int($0) } ?? bytes.count
-            return Response(status: .ok, body: ByteBuffer(bytes: bytes[start..<end]), bodyIsSealed: true)
+            return Response(status: .ok, body: ByteBuffer(bytes: bytes[start..<end]), sealedFrom: Frame.sealedFrom(shardOffset: offset))
         case .has(let ids):
             return Response(status: .ok, body: HasReply.encode(store.has(vault: vault, ids: try ids.map(shardID))))
         case .delete(let ids):

@@ -181,6 +181,11 @@ final class ClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         complete(id: frame.id, with: .success(response))
     }
 
+    /// Only the secure handler fires errors here: why its handshake failed.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        ready.fail(TransportError.handshakeFailed(address: address, reason: "\(error)"))  // no-op once completed
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         let closed = TransportError.connectionClosed(address: address)
         ready.fail(closed)

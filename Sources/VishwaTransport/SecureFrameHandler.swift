@@ -138,16 +138,9 @@ final class SecureFrameHandler: ChannelDuplexHandler {
                 switch takeClearRecord(context: context) {
                 case .incomplete: break
                 case .failed: return
-                case .record(let message, let clear):
-                    guard decrypt(message, ad: clear, transport: transport, context: context) else { return }
-                    if let frame = takeFrame(endingWith: clear) {
-                        context.fireChannelRead(Self.wrapInboundOut(frame))
-                        if case .failed = state { return }
-                        continue
-                    }
-                    plain.reserveCapacity(minimumWritableBytes: clear.readableBytes)
-                    plain.writeImmutableBuffer(clear)
-                    deliverFrames(context: context)
+                case .record(let messageLength, let clearLength):
+                    guard openClearRecord(messageLength: messageLength, clearLength: clearLength, transport: transport,
+                                          context: context) else { return }
                     continue
                 }
                 break
@@ -159,7 +152,10 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             case .handshaking(let handshake):
                 handleHandshake(message, handshake: handshake, context: context)
             case .established(let transport):
-                guard decrypt(message, transport: transport, context: context) else { return }
+                if let error = message.withUnsafeReadableBytes({ decrypt($0, transport: transport) }) {
+                    fail(context: context, error)
+                    return
+                }
                 deliverFrames(context: context)
             case .authorizing, .failed:
                 return
@@ -172,11 +168,12 @@ final class SecureFrameHandler: ChannelDuplexHandler {
     private enum ClearRecord {
         case incomplete
         case failed
-        case record(message: ByteBuffer, clear: ByteBuffer)
+        /// All there, at the front of `raw` (not consumed yet).
+        case record(messageLength: Int, clearLength: Int)
     }
 
-    /// Takes one clear record (docs/wire.md §1.1) off `raw` once it is all there: `u16 0`, `u32`
-    /// clear length, `u16` message length, the Noise message, the clear bytes.
+    /// Finds one clear record (docs/wire.md §1.1) at the front of `raw` once it is all there:
+    /// `u16 0`, `u32` clear length, `u16` message length, the Noise message, the clear bytes.
     private func takeClearRecord(context: ChannelHandlerContext) -> ClearRecord {
         let start = raw.readerIndex
         guard let clearLength = raw.getInteger(at: start + 2, as: UInt32.self),
@@ -193,33 +190,66 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             if room > 0 { raw.reserveCapacity(minimumWritableBytes: room) }
             return .incomplete
         }
-        raw.moveReaderIndex(forwardBy: Self.clearRecordHeader)
-        let message = raw.readSlice(length: Int(messageLength))!
-        return .record(message: message, clear: raw.readSlice(length: Int(clearLength))!)
+        return .record(messageLength: Int(messageLength), clearLength: Int(clearLength))
     }
 
-    /// The frame a clear record completes, when `plain` holds just its header and arguments (a
-    /// shard in a put or in a response, the common case): its body is then the clear bytes as
-    /// received, not copied, and the arguments its prefix. What follows the record in `raw` moves
-    /// to a buffer of its own, so appending to `raw` never copies a body the layers above still
-    /// hold. Nil when the record is anything else.
-    private func takeFrame(endingWith clear: ByteBuffer) -> Frame? {
+    /// Authenticates the clear record at the front of `raw`, adds its secret part then its clear
+    /// part to the frame stream, and hands up the frames that completes. False (and the
+    /// connection closed) on failure.
+    ///
+    /// The common record is one whole frame, a shard in a put or in a response: its header,
+    /// arguments and the shard's header travel in the secret part, the shard's segments in the
+    /// clear part. The secret bytes after the frame header are then written back into `raw` just
+    /// before the clear bytes, over the message that carried them, so the frame's body is one
+    /// slice of the bytes received: the segments, most of the shard, are never copied.
+    private func openClearRecord(messageLength: Int, clearLength: Int, transport: NoiseTransport,
+                                 context: ChannelHandlerContext) -> Bool {
+        let messageAt = Self.clearRecordHeader, clearAt = Self.clearRecordHeader + messageLength
+        let streamWasEmpty = plain.readableBytes == 0
+        let opened = raw.withUnsafeReadableBytes { bytes in
+            decrypt(UnsafeRawBufferPointer(rebasing: bytes[messageAt..<clearAt]),
+                    ad: UnsafeRawBufferPointer(rebasing: bytes[clearAt..<clearAt + clearLength]), transport: transport)
+        }
+        if let error = opened {
+            fail(context: context, error)
+            return false
+        }
+        if streamWasEmpty, let frame = frameJoining(clearAt: raw.readerIndex + clearAt, clearLength: clearLength) {
+            // What follows the record moves to a buffer of its own, so appending to `raw` never
+            // copies (or writes over) a body the layers above still hold.
+            var rest = ByteBufferAllocator().buffer(capacity: raw.readableBytes)
+            rest.writeBuffer(&raw)
+            raw = rest
+            context.fireChannelRead(Self.wrapInboundOut(frame))
+            return true
+        }
+        plain.reserveCapacity(minimumWritableBytes: clearLength)
+        plain.writeImmutableBuffer(raw.getSlice(at: raw.readerIndex + clearAt, length: clearLength)!)
+        raw.moveReaderIndex(forwardBy: clearAt + clearLength)
+        deliverFrames(context: context)
+        if case .failed = state { return false }
+        return true
+    }
+
+    /// The frame a clear record completes when `plain` holds just its secret part, a frame's
+    /// header and the first bytes of its body, and the clear bytes (at `clearAt` in `raw`) are
+    /// the rest of that body. Consumes the record from `raw`. Nil (nothing consumed) otherwise.
+    private func frameJoining(clearAt: Int, clearLength: Int) -> Frame? {
         let start = plain.readerIndex
-        let prefixLength = plain.readableBytes - Frame.headerLength
-        guard prefixLength >= 0,
-              plain.getInteger(at: start, as: UInt32.self) == UInt32(5 + prefixLength + clear.readableBytes),
+        let secretBody = plain.readableBytes - Frame.headerLength
+        guard secretBody >= 0,
+              plain.getInteger(at: start, as: UInt32.self) == UInt32(5 + secretBody + clearLength),
               let id = plain.getInteger(at: start + 4, as: UInt32.self),
               let code = plain.getInteger(at: start + 8, as: UInt8.self) else { return nil }
-        var prefix: ByteBuffer?
-        if prefixLength > 0 {
-            prefix = ByteBufferAllocator().buffer(capacity: prefixLength)
-            prefix!.writeImmutableBuffer(plain.getSlice(at: start + Frame.headerLength, length: prefixLength)!)
+        // The message was at least the secret part and its tag long: these bytes lie within it.
+        let bodyAt = clearAt - secretBody
+        plain.withUnsafeReadableBytes { secret in
+            _ = raw.setBytes(UnsafeRawBufferPointer(rebasing: secret[Frame.headerLength...]), at: bodyAt)
         }
         plain.clear()
-        var rest = ByteBufferAllocator().buffer(capacity: raw.readableBytes)
-        rest.writeBuffer(&raw)
-        raw = rest
-        return Frame(id: id, code: code, body: clear, bodyPrefix: prefix)
+        let body = raw.getSlice(at: bodyAt, length: secretBody + clearLength)!
+        raw.moveReaderIndex(to: clearAt + clearLength)
+        return Frame(id: id, code: code, body: body)
     }
 
     /// `u16 0`, `u32` clear length, `u16` message length.
@@ -228,6 +258,8 @@ final class SecureFrameHandler: ChannelDuplexHandler {
     static let clearRecordReserve = 2 << 20
     /// Sealed bodies shorter than this go encrypted with the rest: too small to be worth a record.
     static let clearBodyMinimum = 16 << 10
+    /// The most body bytes (arguments and a shard's header) a clear record's secret part carries.
+    static let secretPartMaximum = 4096
 
     private func handleHandshake(_ message: ByteBuffer, handshake: NoiseHandshake, context: ChannelHandlerContext) {
         do {
@@ -235,7 +267,12 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             switch role {
             case .initiator(let pinned, let hello):
                 // <- e, ee, s, es: the host's static key is now known and must be the pinned one.
-                try ServerHello.decode(payload)
+                do {
+                    try ServerHello.decode(payload)
+                } catch {
+                    fail(context: context, "\(error)")
+                    return
+                }
                 guard handshake.remoteStaticKey == pinned else {
                     fail(context: context, "host key does not match the pinned key")
                     return
@@ -290,30 +327,24 @@ final class SecureFrameHandler: ChannelDuplexHandler {
     }
 
     /// Decrypts one transport message onto the end of `plain`, with `ad` bound into its tag (a clear
-    /// record's clear bytes). False (and the connection closed) on failure.
-    private func decrypt(_ message: ByteBuffer, ad: ByteBuffer = ByteBuffer(), transport: NoiseTransport,
-                         context: ChannelHandlerContext) -> Bool {
-        let length = message.readableBytes
+    /// record's clear bytes). Returns why it failed, or nil.
+    private func decrypt(_ message: UnsafeRawBufferPointer, ad: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                         transport: NoiseTransport) -> String? {
+        let length = message.count
         guard length >= NoiseTransport.tagLength else {
-            fail(context: context, "transport message of \(length) bytes is shorter than its tag")
-            return false
+            return "transport message of \(length) bytes is shorter than its tag"
         }
         if plain.readableBytes == 0 { plain.clear() }
         // Decrypt straight from the received bytes into the plaintext stream: no intermediate copy.
         let plaintextLength = length - NoiseTransport.tagLength
         do {
             _ = try plain.writeWithUnsafeMutableBytes(minimumWritableBytes: max(plaintextLength, 1)) { output in
-                try message.withUnsafeReadableBytes { bytes in
-                    try ad.withUnsafeReadableBytes { ad in
-                        try transport.decrypt(bytes, ad: ad, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<plaintextLength]))
-                    }
-                }
+                try transport.decrypt(message, ad: ad, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<plaintextLength]))
             }
         } catch {
-            fail(context: context, "transport message rejected: \(error)")
-            return false
+            return "transport message rejected: \(error)"
         }
-        return true
+        return nil
     }
 
     private func deliverFrames(context: ChannelHandlerContext) {
@@ -384,10 +415,15 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         header.reserveCapacity(Frame.headerLength)
         frame.encode(header: &header)
         do {
-            if frame.bodyIsSealed, frame.body.readableBytes >= Self.clearBodyMinimum,
-               (frame.bodyPrefix?.readableBytes ?? 0) <= 4096 {
+            if let sealedFrom = frame.sealedFrom, sealedFrom >= 0, frame.body.readableBytes - sealedFrom >= Self.clearBodyMinimum,
+               (frame.bodyPrefix?.readableBytes ?? 0) + sealedFrom <= Self.secretPartMaximum {
+                // Arguments and the body's first bytes (a shard's header) go in the secret part:
+                // only the sealed segments travel in clear.
                 if var prefix = frame.bodyPrefix { header.writeBuffer(&prefix) }
-                try appendClearRecord(header, clear: frame.body, transport: transport)
+                var clear = frame.body
+                var secret = clear.readSlice(length: sealedFrom)!
+                header.writeBuffer(&secret)
+                try appendClearRecord(header, clear: clear, transport: transport)
             } else {
                 try append(&header, transport: transport)
                 if var prefix = frame.bodyPrefix { try append(&prefix, transport: transport) }
@@ -463,6 +499,10 @@ final class SecureFrameHandler: ChannelDuplexHandler {
 
     private func fail(context: ChannelHandlerContext, _ reason: String) {
         if case .failed = state { return }
+        if case .initiator = role, case .handshaking = state {
+            // The device's user should read why (a wrong key, another wire version), not just "closed".
+            context.fireErrorCaught(HandshakeFailure(description: reason))
+        }
         state = .failed
         logger.notice("closing connection from \(context.remoteAddress?.description ?? "?"): \(reason)")
         failPendingWrites(ChannelError.ioOnClosedChannel)
@@ -474,6 +514,11 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         pendingPromises = []
         promises.forEach { $0.fail(error) }
     }
+}
+
+/// Why the device's side of a handshake gave up, for the handler that waits for the welcome.
+struct HandshakeFailure: Error, CustomStringConvertible {
+    let description: String
 }
 
 extension Frame {

@@ -19,20 +19,21 @@ public struct Frame: Sendable, Equatable {
     public var code: UInt8
     public var body: ByteBuffer
     /// Bytes sent before `body` as part of it, so a large payload (a shard) goes out without being
-    /// copied behind its small arguments first. A received frame has one when its body came as a
-    /// clear record (docs/wire.md §1.1): the arguments, with the payload as received in `body`.
+    /// copied behind its small arguments first. Frames received have none.
     public var bodyPrefix: ByteBuffer?
-    /// The body is already sealed by the vault (shard bytes: ciphertext under keys no host has), so
-    /// the transport may carry it authenticated but not encrypted a second time (docs/wire.md §1.1).
-    /// A hint to the sender only: the receiver sees the same frame either way.
-    public var bodyIsSealed: Bool
+    /// Where in `body` the bytes sealed by the vault begin (shard segments: ciphertext and tags
+    /// under keys no host has): from there on the transport may carry the body authenticated but
+    /// not encrypted a second time (docs/wire.md §1.1). Everything before it (the shard's header,
+    /// with its ids, versions and lengths) and the frame's arguments travel encrypted. nil: the
+    /// whole body is encrypted. A hint to the sender only: the receiver sees the same frame.
+    public var sealedFrom: Int?
 
-    public init(id: UInt32, code: UInt8, body: ByteBuffer, bodyPrefix: ByteBuffer? = nil, bodyIsSealed: Bool = false) {
+    public init(id: UInt32, code: UInt8, body: ByteBuffer, bodyPrefix: ByteBuffer? = nil, sealedFrom: Int? = nil) {
         self.id = id
         self.code = code
         self.body = body
         self.bodyPrefix = bodyPrefix
-        self.bodyIsSealed = bodyIsSealed
+        self.sealedFrom = sealedFrom
     }
 
     /// Length of the body on the wire, prefix included.
@@ -51,6 +52,16 @@ public struct Frame: Sendable, Equatable {
 
     /// The largest body a frame may carry: the largest shard (64 MiB) plus room for its arguments.
     public static let maxBodyLength = (64 << 20) + 4096
+
+    /// The header in front of every shard (docs/format.md §2: magic, version, k, m, index, length,
+    /// vault id, file id, version, chunk index, nonce): never sent in clear.
+    public static let shardHeaderLength = 84
+
+    /// Where the sealed segments start in `length` bytes of a shard read from offset `offset`:
+    /// past whatever part of the shard's header they hold.
+    public static func sealedFrom(shardOffset offset: UInt64) -> Int {
+        offset >= UInt64(shardHeaderLength) ? 0 : shardHeaderLength - Int(offset)
+    }
 
     /// Appends the frame to `buffer`.
     public func encode(into buffer: inout ByteBuffer) {
@@ -88,6 +99,8 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
     case unknownStatus(UInt8)
     case malformedBody(operation: String, reason: String)
     case malformedHandshakePayload(String)
+    /// The peer speaks another version of the protocol.
+    case wireVersion(String)
 
     public var description: String {
         switch self {
@@ -97,6 +110,7 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
         case .unknownStatus(let code): return "unknown status code \(code)"
         case .malformedBody(let operation, let reason): return "malformed \(operation) body: \(reason)"
         case .malformedHandshakePayload(let reason): return "malformed handshake payload: \(reason)"
+        case .wireVersion(let reason): return reason
         }
     }
 }

@@ -88,15 +88,19 @@ public struct VaultProof: Sendable, Equatable {
 }
 
 /// What the host says in the second handshake message: the wire version it speaks.
+///
+/// Version 3 sends shard headers encrypted (docs/wire.md §1.1); a version 2 host sends them in
+/// clear records, readable by anyone on the path, so a device refuses it.
 public enum ServerHello {
-    public static let wireVersion: UInt8 = 2
+    public static let wireVersion: UInt8 = 3
 
     public static func encode() -> [UInt8] { [wireVersion] }
 
     public static func decode(_ bytes: [UInt8]) throws(WireError) {
         guard bytes.count == 1 else { throw .malformedHandshakePayload("server hello of \(bytes.count) bytes") }
         guard bytes[0] == wireVersion else {
-            throw .malformedHandshakePayload("host speaks wire version \(bytes[0]), this program \(wireVersion)")
+            let update = bytes[0] < wireVersion ? "update vishwa-shard on that host" : "update this program"
+            throw .wireVersion("the host speaks wire version \(bytes[0]) and this program \(wireVersion): \(update)")
         }
     }
 }

@@ -52,7 +52,8 @@ public enum Request: Sendable, Equatable {
             // The shard goes out as the body itself; its id travels as the body's prefix.
             var prefix = allocator.buffer(capacity: 16)
             prefix.writeShardID(shard)
-            return Frame(id: id, code: operation.rawValue, body: data, bodyPrefix: prefix, bodyIsSealed: true)
+            return Frame(id: id, code: operation.rawValue, body: data, bodyPrefix: prefix,
+                         sealedFrom: Frame.shardHeaderLength)
         case .get(let shard, let offset, let length):
             body = allocator.buffer(capacity: 32)
             body.writeShardID(shard)

@@ -6,13 +6,13 @@ import VishwaCore
 public struct Response: Sendable, Equatable {
     public var status: Status
     public var body: ByteBuffer
-    /// The body is shard bytes, sealed by the vault: see `Frame.bodyIsSealed`. Not on the wire.
-    public var bodyIsSealed: Bool
+    /// Where the body's sealed shard segments start: see `Frame.sealedFrom`. Not on the wire.
+    public var sealedFrom: Int?
 
-    public init(status: Status, body: ByteBuffer, bodyIsSealed: Bool = false) {
+    public init(status: Status, body: ByteBuffer, sealedFrom: Int? = nil) {
         self.status = status
         self.body = body
-        self.bodyIsSealed = bodyIsSealed
+        self.sealedFrom = sealedFrom
     }
 
     /// Responses are equal when they put the same frame on the wire.
@@ -27,13 +27,13 @@ public struct Response: Sendable, Equatable {
         return Response(status: status, body: body)
     }
 
-    public func frame(id: UInt32) -> Frame { Frame(id: id, code: status.rawValue, body: body, bodyIsSealed: bodyIsSealed) }
+    public func frame(id: UInt32) -> Frame { Frame(id: id, code: status.rawValue, body: body, sealedFrom: sealedFrom) }
 
     public init(frame: Frame) throws(WireError) {
         guard let status = Status(rawValue: frame.code) else { throw .unknownStatus(frame.code) }
         self.status = status
         self.body = frame.wholeBody
-        self.bodyIsSealed = false
+        self.sealedFrom = nil
     }
 
     /// The error message of a failed response.

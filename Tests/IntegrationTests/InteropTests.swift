@@ -51,6 +51,9 @@ struct InteropTests {
         #expect(summary.deleted == 1)
         #expect(summary.getAfterDeleteStatus == Int(Status.notFound.rawValue))
         #expect(summary.clearMatches == true, "a shard sent and received in clear records")
+        // wire.md §1.1: the host's answer leaves only the segments in clear, never the 84-byte header.
+        #expect(summary.clearAnswerLengths == [300 * 1024 - 84])
+        #expect(summary.mixedRecordMatches == true, "a clear record holding a whole frame and the start of another")
         #expect(summary.batch1Order.map { Set($0) } == [1, 2, 3])
         #expect(summary.batch2Order.map { Set($0) } == [10, 11, 12, 13])
         #expect(summary.stat?.version.hasPrefix("vishwa-shard") == true)
@@ -154,6 +157,29 @@ struct InteropTests {
         #expect(summary.error?.hasPrefix("EOFError") == true, "\(run.stdout)")
     }
 
+    /// wire.md §2: a device refuses a host of another wire version (here 2, which sent shard
+    /// headers in clear) before sending its hello, and says so in one line.
+    @Test func swiftClientRefusesAVersion2Responder() async throws {
+        try PythonPeer.requireNoiseprotocol()
+        let scratch = Scratch("interop")
+        let server = try await PythonPeer.server(in: scratch, wireVersion: 2)
+        defer { server.kill() }
+        do {
+            let connection = try await HostConnection.connect(
+                to: server.address, hostKey: server.hostKey, device: .generate(),
+                hello: ClientHello(vaultID: .random(), intent: .session),
+                group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(5), logger: Self.logger)
+            await connection.close()
+            Issue.record("connected to a host of wire version 2")
+        } catch {
+            #expect(error.description == "secure handshake with \(server.address) failed: the host speaks wire version 2 "
+                + "and this program 3: update vishwa-shard on that host")
+        }
+        let run = try await server.waitForExit(timeout: 10)
+        let summary = try run.decode(ServerSummary.self)
+        #expect(summary.hello == nil, "the device sent its hello to a host of another version")
+    }
+
     // MARK: Helpers
 
     static let logger = Logger(label: "interop-tests") { _ in SwiftLogNoOpLogHandler() }
@@ -208,6 +234,8 @@ private struct ClientSummary: Decodable {
     let deleted: Int?
     let getAfterDeleteStatus: Int?
     let clearMatches: Bool?
+    let clearAnswerLengths: [Int]?
+    let mixedRecordMatches: Bool?
 }
 
 /// The JSON line of `noise_peer.py client … <hostile scenario>`.
@@ -284,10 +312,10 @@ private final class PythonPeer: @unchecked Sendable {
         return try await peer.waitForExit(timeout: timeout)
     }
 
-    /// Starts `server PORT_FILE` and waits until it listens.
-    static func server(in scratch: Scratch) async throws -> PythonPeer {
+    /// Starts `server PORT_FILE [WIRE_VERSION]` and waits until it listens.
+    static func server(in scratch: Scratch, wireVersion: Int? = nil) async throws -> PythonPeer {
         let portFile = scratch.path + "/peer-port-" + UUID().uuidString.prefix(8)
-        let peer = try PythonPeer(["server", portFile], in: scratch)
+        let peer = try PythonPeer(["server", portFile] + (wireVersion.map { [String($0)] } ?? []), in: scratch)
         let listening = try await eventually(seconds: 20) {
             FileManager.default.fileExists(atPath: portFile) || !peer.process.isRunning
         }

@@ -212,6 +212,31 @@ struct NamespaceTests {
         #expect(try catalog.garbage(olderThan: 0).count == 5)
     }
 
+    /// A chunk's seal id (shard format 3) is kept with it, and with every later version that
+    /// reuses the chunk; a chunk sealed before seal ids reads back without one.
+    @Test func sealIDsStayWithTheirChunks() throws {
+        let temp = try TempCatalog()
+        let catalog = temp.catalog
+        let host = try catalog.addHost(HostRecord(address: "127.0.0.1:1", publicKey: [UInt8](repeating: 7, count: 32), addedAt: 0)).record.id!
+        let file = try catalog.create(parent: Self.root, name: "f", kind: .file, creator: Self.me)
+        let first = try catalog.reserveVersion(file.id)
+        let seal = [UInt8](repeating: 0x5e, count: 16)
+        let chunks = [(0, seal), (1, nil)].map { position, seal in
+            ChunkRecord(position: position, fileID: file.fileID, encodedVersion: first, index: position, length: 10, k: 1, m: 0,
+                        shards: [ShardRecord(index: 0, shardID: [UInt8](repeating: UInt8(position), count: 16), hostID: host)],
+                        sealID: seal)
+        }
+        let version = NewVersion(size: 20, chunkSize: 10, k: 1, m: 0, wrappedKey: [1], chunks: chunks, degraded: false)
+        _ = try catalog.commitVersion(node: file.id, number: first, version: version, mtime: 5)
+        let stored = try catalog.file(node: file.id).chunks
+        #expect(stored.map(\.sealID) == [seal, nil])
+        // The next version reuses chunk 0 as it is.
+        let second = try catalog.reserveVersion(file.id)
+        let next = NewVersion(size: 10, chunkSize: 10, k: 1, m: 0, wrappedKey: [1], chunks: [stored[0]], degraded: false)
+        _ = try catalog.commitVersion(node: file.id, number: second, version: next, mtime: 6)
+        #expect(try catalog.file(node: file.id).chunks.map(\.sealID) == [seal])
+    }
+
     /// The mount's background loops (gc every few minutes, host pings every 10 s) are not changes
     /// the mount backs up when they find nothing new; a dead upload's shards become garbage.
     @Test func backgroundBookkeepingIsNotAChange() throws {

@@ -49,7 +49,8 @@ import VishwaCrypto
             if seed % 2 == 0 {
                 for i in junk.indices where junk[i].count >= ShardFormat.headerLength {
                     junk[i].withUnsafeMutableBytes {
-                        ShardFormat.writeAssociatedData(to: $0.baseAddress!, context: ctx, parameters: codec.parameters, index: i)
+                        ShardFormat.writeAssociatedData(to: $0.baseAddress!, context: ctx, parameters: codec.parameters, index: i,
+                                                        version: ctx.formatVersion)
                     }
                 }
             }

@@ -53,7 +53,7 @@ import VishwaCrypto
         #expect(open([], ctx) == .failure(.malformed))
         #expect(open(Array(repeating: 0, count: shard.count), ctx) == .failure(.malformed))
         var unknown = shard
-        unknown[4] = 3
+        unknown[4] = 4
         #expect(open(unknown, ctx) == .failure(.malformed))
         // Claiming the other known version: other length, or other associated data.
         var older = shard
@@ -110,7 +110,8 @@ import VishwaCrypto
     func rewriteHeader(_ shard: [UInt8], to ctx: ShardContext, index: Int) -> [UInt8] {
         var out = shard
         out.withUnsafeMutableBytes { p in
-            ShardFormat.writeAssociatedData(to: p.baseAddress!, context: ctx, parameters: codec.parameters, index: index)
+            ShardFormat.writeAssociatedData(to: p.baseAddress!, context: ctx, parameters: codec.parameters, index: index,
+                                            version: ctx.formatVersion)
         }
         return out
     }

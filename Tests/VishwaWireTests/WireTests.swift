@@ -121,11 +121,17 @@ private func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
         #expect(legacy.encode() == [1, 1] + vault.bytes + secret)
         #expect(throws: WireError.self) { try ClientHello(decoding: [1, 1] + vault.bytes + secret + proof.vaultKey + proof.signature) }
         #expect(throws: WireError.self) { try ClientHello(decoding: [2, 1] + vault.bytes + secret) }
-        // Wire 2 (clear records): a host of any other version is refused.
-        try ServerHello.decode([2])
+        // Wire 3 (shard headers never in clear): a host of any other version is refused, in one line
+        // that says what to update.
+        try ServerHello.decode([3])
+        #expect(throws: WireError.wireVersion("the host speaks wire version 2 and this program 3: update vishwa-shard on that host")) {
+            try ServerHello.decode([2])
+        }
         #expect(throws: WireError.self) { try ServerHello.decode([1]) }
-        #expect(throws: WireError.self) { try ServerHello.decode([3]) }
-        #expect(throws: WireError.self) { try ServerHello.decode([2, 0]) }
+        #expect(throws: WireError.wireVersion("the host speaks wire version 4 and this program 3: update this program")) {
+            try ServerHello.decode([4])
+        }
+        #expect(throws: WireError.self) { try ServerHello.decode([3, 0]) }
     }
 }
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""An independent peer for the Vishwarupa wire protocol (docs/wire.md, version 2), on Python's
+"""An independent peer for the Vishwarupa wire protocol (docs/wire.md, version 3), on Python's
 `noiseprotocol` package, so our Noise and framing code is checked against code we did not write.
 
     noise_peer.py client CODE SCENARIO [VAULT_HEX]
         Pairs with a host using the pairing code CODE (vwpair1/HOST:PORT/...), then runs SCENARIO:
           ops        PING, STAT, PUT of a 700 KiB shard, GET, HAS, LIST, DELETE, some pipelined;
-                     a second PUT sent as a clear record (§1.1), read back.
+                     a second PUT sent as a clear record (§1.1), its shard header in the secret
+                     part, read back: the host's answer must carry the header encrypted too.
           garbage    a random "Noise message" that cannot authenticate.
           truncated  a length prefix announcing more bytes than sent, then a half-close.
           oversized  a frame whose length field exceeds the 64 MiB + 4 KiB limit.
@@ -16,9 +17,10 @@
         Prints one JSON line. Exit status 0 when the host behaved as wire.md says (for a hostile
         scenario: it closed the connection without answering), 1 when it did not, 2 on a usage error.
 
-    noise_peer.py server PORT_FILE
+    noise_peer.py server PORT_FILE [WIRE_VERSION]
         Listens on 127.0.0.1 (ephemeral port), writes "PORT HOSTKEY_HEX" to PORT_FILE, accepts one
         device, answers PING and STAT until the device closes, and prints one JSON line about it.
+        WIRE_VERSION (default 3) is what it announces in handshake message 2.
 
 Everything here follows docs/wire.md; section numbers refer to it.
 """
@@ -38,7 +40,8 @@ from noise.connection import Keypair, NoiseConnection
 
 PROTOCOL_NAME = b"Noise_XX_25519_ChaChaPoly_BLAKE2b"
 PROLOGUE = b"vishwa/1"  # §1
-WIRE_VERSION = 2
+WIRE_VERSION = 3
+SHARD_HEADER = 84  # format.md §2: never sent in clear (§1.1)
 MAX_PLAINTEXT = 65535 - 16  # §1: a transport message is at most 65535 bytes, tag included
 MAX_FRAME_BODY = (64 << 20) + 4096  # §3
 
@@ -149,6 +152,7 @@ class Session:
         self.noise = noise
         self.plain = bytearray()  # decrypted bytes not yet forming a whole frame
         self.sent_messages = []  # every transport message sent, for the replay scenario
+        self.clear_lengths = []  # the clear part of every clear record received
 
     def send_plaintext(self, data):
         """Seals `data` into as many transport messages as it needs and sends them at once."""
@@ -188,6 +192,7 @@ class Session:
                     raise PeerError("clear record of %d bytes" % clear_length)
                 message = recv_exact(self.sock, message_length)
                 clear = recv_exact(self.sock, clear_length)
+                self.clear_lengths.append(clear_length)
                 cipher = self.noise.noise_protocol.cipher_state_decrypt
                 self.plain += cipher.decrypt_with_ad(clear, message) + clear
             else:
@@ -201,7 +206,7 @@ def client_handshake(sock, host_key, vault_id, secret):
     send_message(sock, noise.write_message(b""))  # -> e
     payload = noise.read_message(recv_message(sock))  # <- e, ee, s, es
     if bytes(payload) != bytes([WIRE_VERSION]):
-        raise PeerError("server hello %r, expected [1]" % bytes(payload))
+        raise PeerError("server hello %r, expected [%d]" % (bytes(payload), WIRE_VERSION))
     remote = noise.noise_protocol.handshake_state.rs.public_bytes
     if remote != host_key:
         raise PeerError("host key %s is not the pinned %s" % (remote.hex(), host_key.hex()))
@@ -292,19 +297,36 @@ def scenario_ops(session):
     answers, _ = collect(session, {21})
     summary["get_after_delete_status"] = answers[21][0]
 
-    # A PUT whose shard travels as a clear record; the host answers the GET with one.
+    # A PUT whose shard's segments travel as a clear record, its id and header (the first 84
+    # bytes) in the secret part; the host answers the GET the same way.
     clear_id, clear_shard = os.urandom(16), os.urandom(300 * 1024)
-    secret = struct.pack(">IIB", 5 + 16 + len(clear_shard), 4, PUT) + clear_id
-    session.sock.sendall(session.clear_record(secret, clear_shard))
+    secret = struct.pack(">IIB", 5 + 16 + len(clear_shard), 4, PUT) + clear_id + clear_shard[:SHARD_HEADER]
+    session.sock.sendall(session.clear_record(secret, clear_shard[SHARD_HEADER:]))
     answers, _ = collect(session, {4})
     ok_body(answers, 4, "clear PUT")
+    session.clear_lengths = []
     session.send_frames(encode_frame(5, GET, clear_id + struct.pack(">QQ", 0, 2 ** 64 - 1)))
     answers, _ = collect(session, {5})
     summary["clear_matches"] = ok_body(answers, 5, "GET of the clear PUT") == clear_shard
+    summary["clear_answer_lengths"] = list(session.clear_lengths)
+
+    # A record is any part of the frame stream (§1.1): here a whole PING, then a PUT that ends in
+    # the clear part.
+    other_id = os.urandom(16)
+    secret = encode_frame(6, PING) + struct.pack(">IIB", 5 + 16 + len(clear_shard), 7, PUT) + other_id
+    session.sock.sendall(session.clear_record(secret, clear_shard))
+    answers, _ = collect(session, {6, 7})
+    ok_body(answers, 6, "PING in a clear record")
+    ok_body(answers, 7, "PUT after a PING in a clear record")
+    session.send_frames(encode_frame(8, GET, other_id + struct.pack(">QQ", 0, 2 ** 64 - 1)))
+    answers, _ = collect(session, {8})
+    summary["mixed_record_matches"] = ok_body(answers, 8, "GET of the PUT after a PING") == clear_shard
 
     summary["ok"] = (summary["get_matches"] and summary["range_matches"] and summary["has"] == [len(shard), -1]
                      and summary["listed"] and summary["deleted"] == 1
-                     and summary["get_after_delete_status"] == NOT_FOUND and summary["clear_matches"])
+                     and summary["get_after_delete_status"] == NOT_FOUND and summary["clear_matches"]
+                     and summary["clear_answer_lengths"] == [len(clear_shard) - SHARD_HEADER]
+                     and summary["mixed_record_matches"])
     return summary
 
 
@@ -384,7 +406,7 @@ def stat_reply():
     return struct.pack(">QQQQQB", 1 << 40, 1 << 39, 12345, 3, 2 ** 64 - 1, len(version)) + version
 
 
-def run_server(port_file):
+def run_server(port_file, wire_version=WIRE_VERSION):
     static = new_static_key()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -403,7 +425,7 @@ def run_server(port_file):
     try:
         noise = noise_connection(False, static)
         noise.read_message(recv_message(sock))  # -> e
-        send_message(sock, noise.write_message(bytes([WIRE_VERSION])))  # <- e, ee, s, es
+        send_message(sock, noise.write_message(bytes([wire_version])))  # <- e, ee, s, es
         hello = bytes(noise.read_message(recv_message(sock)))  # -> s, se
         expect(len(hello) >= 18 and hello[0] in (1, 2), "client hello of %d bytes" % len(hello))
         result["hello"] = {"intent": hello[1], "vault": hello[2:18].hex(), "length": len(hello)}
@@ -434,8 +456,8 @@ def run_server(port_file):
 def main(argv):
     if len(argv) >= 3 and argv[0] == "client" and argv[2] in ("ops",) + HOSTILE and len(argv) <= 4:
         return run_client(argv[1], argv[2], argv[3] if len(argv) == 4 else None)
-    if len(argv) == 2 and argv[0] == "server":
-        return run_server(argv[1])
+    if len(argv) in (2, 3) and argv[0] == "server" and (len(argv) == 2 or argv[2].isdigit()):
+        return run_server(argv[1], int(argv[2]) if len(argv) == 3 else WIRE_VERSION)
     sys.stderr.write(__doc__)
     return 2
 
