@@ -1,6 +1,6 @@
 // swift-tools-version: 6.2
 // Vishwarupa: a personal, decentralized, erasure-coded and encrypted storage system.
-// Module map and dependency direction: docs/DESIGN section 11 (each C library has exactly one Swift importer).
+// Module map and dependency direction: docs/architecture.md §2 (each C library has exactly one Swift importer).
 import PackageDescription
 
 // Our own targets treat every warning as an error (dependencies are built with warnings suppressed).

@@ -104,7 +104,7 @@ public struct Creator: Sendable {
     }
 }
 
-/// The namespace operations of the mount (DESIGN §9), each one transaction.
+/// The namespace operations of the mount (docs/architecture.md §3–4), each one transaction.
 extension Catalog {
     static let attributeColumns = columns(of: "n")
 

@@ -2,7 +2,7 @@ import GRDB
 import Synchronization
 
 /// The local database of everything the vault knows: hosts now; the namespace, versions, chunks
-/// and shards as they are added (DESIGN §6). SQLite through GRDB, WAL mode, foreign keys on.
+/// and shards as they are added (docs/format.md §5). SQLite through GRDB, WAL mode, foreign keys on.
 ///
 /// Several processes (the CLI and the mount daemon) may open it at once: WAL lets readers run
 /// beside one writer, and each change that must survive a crash is one transaction.

@@ -1,4 +1,4 @@
-// Which hosts hold the shards of a chunk (docs/DESIGN.md §7). Pure functions over a snapshot of the hosts:
+// Which hosts hold the shards of a chunk (docs/architecture.md §3). Pure functions over a snapshot of the hosts:
 // no I/O, no clock, no randomness; the same input always gives the same placement.
 //
 // The rules, in order of precedence:
@@ -107,7 +107,7 @@ public enum Placer {
     /// entries are kept as they are (even on excluded or offline hosts) and count toward each host's cap; the
     /// nil ones are filled one by one on the online, non-excluded host with room that holds the fewest shards
     /// of this chunk (ties: most free space left, then lowest id), which keeps the spread as even as possible.
-    /// Entries that cannot be placed within the cap or free space stay nil; the caller decides (DESIGN §7:
+    /// Entries that cannot be placed within the cap or free space stay nil; the caller decides (docs/architecture.md §3:
     /// at least `k + 1` stored shards → accept degraded). Traps if `current.count != k + m`.
     public static func fill(
         k: Int, m: Int, shardBytes: Int, current: [Int64?], excluded: Set<Int64>, hosts: [PlacementHost]

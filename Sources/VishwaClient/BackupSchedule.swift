@@ -1,4 +1,4 @@
-/// When the mount backs the catalog up (DESIGN §6), from the catalog's change count as seen every
+/// When the mount backs the catalog up (docs/format.md §5), from the catalog's change count as seen every
 /// few seconds: once the changes pause (a look that finds no new change), at most once per
 /// `interval`; and in any case once the oldest change not backed up is `interval` old. A burst of
 /// work (a `cp -r`, a `git checkout`) is so backed up once, just after it ends, rather than in

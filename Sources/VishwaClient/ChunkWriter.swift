@@ -4,7 +4,7 @@ import VishwaCodec
 import VishwaCore
 import VishwaCrypto
 
-/// Seals chunks for the mount (DESIGN §3): encodes a plaintext chunk on the session's threads
+/// Seals chunks for the mount (docs/architecture.md §3): encodes a plaintext chunk on the session's threads
 /// and stores its shards on hosts within the placement cap. The shards are recorded as pending
 /// in the catalog before they are sent, so a crash before the commit leaves them to gc.
 public final class ChunkWriter: Sendable {

@@ -67,7 +67,7 @@ public struct Reader: Sendable {
         throw ClientError.unreadable("cannot read \(file.path): chunk \(chunk.position) has only \(got.count) good shards of the \(chunk.k) needed\(reasons)")
     }
 
-    /// Bytes `range` of a chunk from just the data shards that cover them (DESIGN §4: a small
+    /// Bytes `range` of a chunk from just the data shards that cover them (docs/architecture.md §4: a small
     /// read fetches and decrypts one or two segments of one or two shards, not the chunk). When
     /// one of them is missing, slow or fails authentication, the same segments of any k shards
     /// rebuild the range; only if that fails too is the whole chunk rebuilt.

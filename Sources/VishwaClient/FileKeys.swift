@@ -1,7 +1,7 @@
 import VishwaCrypto
 import VishwaVault
 
-/// Each file's own random key, stored in the catalog only wrapped by the vault (DESIGN §5):
+/// Each file's own random key, stored in the catalog only wrapped by the vault (docs/format.md §1.1):
 /// XChaCha20-Poly1305 under the file-key-wrapping subkey, the file id as associated data.
 ///
 ///     wrapped = nonce (24) ‖ ciphertext of the key (32) ‖ tag (16)

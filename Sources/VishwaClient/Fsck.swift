@@ -8,7 +8,7 @@ import VishwaWire
 
 /// `vishwa fsck`: checks the catalog, then every chunk's shards on their hosts (HAS, or with
 /// `deep` a GET and an authentication of every shard), and with `repair` rebuilds the missing or
-/// corrupt ones from any k good shards and places them within the per-host cap (DESIGN §10).
+/// corrupt ones from any k good shards and places them within the per-host cap (docs/architecture.md §5).
 public enum Fsck {
     public struct Report: Sendable, Codable {
         public var catalogProblems: [String] = []

@@ -143,7 +143,7 @@ struct LiveHost: Sendable {
 }
 
 /// Places one chunk's shards and PUTs them in parallel; a host that fails is excluded and its
-/// shards go elsewhere within the cap (DESIGN §7). At least k+1 stored shards make a degraded chunk.
+/// shards go elsewhere within the cap (docs/architecture.md §3). At least k+1 stored shards make a degraded chunk.
 actor ChunkSender {
     let session: VaultSession
     let parameters: CodingParameters

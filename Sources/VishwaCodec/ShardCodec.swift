@@ -4,7 +4,7 @@ import VishwaErasure
 
 /// Turns a plaintext chunk into n self-describing, individually authenticated shards and back.
 ///
-/// Code, then encrypt (DESIGN §3): the chunk is split into k equal pieces (the last zero-padded),
+/// Code, then encrypt (docs/architecture.md §3): the chunk is split into k equal pieces (the last zero-padded),
 /// ISA-L computes m parity pieces, and each of the n pieces is encrypted on its own with
 /// XChaCha20-Poly1305 under the file key, a random nonce, and the chunk's context as associated
 /// data. Any k authentic shards rebuild the chunk; a shard that fails its tag is simply an erasure.

@@ -13,7 +13,7 @@ public struct ChunkKey: Hashable, Sendable {
     }
 }
 
-/// The in-memory plaintext chunk cache of the mount (DESIGN §4): least recently used first out,
+/// The in-memory plaintext chunk cache of the mount (docs/architecture.md §4): least recently used first out,
 /// bounded by bytes (`cache_size`, default 256 MiB). Plaintext lives here and nowhere on disk.
 ///
 /// Thread-safe (one lock around a dictionary and an intrusive recency list); every operation is

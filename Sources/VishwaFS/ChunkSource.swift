@@ -6,7 +6,7 @@ import VishwaCrypto
 import VishwaTransport
 
 /// Plaintext chunks for reads: from the in-memory cache, else fetched and rebuilt from shards
-/// (DESIGN §4). Two readers of the same chunk share one fetch; read-ahead uses the same path.
+/// (docs/architecture.md §4). Two readers of the same chunk share one fetch; read-ahead uses the same path.
 final class ChunkSource: Sendable {
     let session: VaultSession
     let cache: ChunkCache

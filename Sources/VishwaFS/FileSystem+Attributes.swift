@@ -10,7 +10,7 @@ public struct Capacity: Sendable {
     public var files: Int
 }
 
-/// Extended attributes (DESIGN §9): any `user.*` is stored; `user.vishwa.tags` maps to the
+/// Extended attributes (docs/architecture.md §3–4): any `user.*` is stored; `user.vishwa.tags` maps to the
 /// file's tags; `user.vishwa.id`, `.health` and `.placement` are read-only descriptions.
 /// Other namespaces are not supported (ENOTSUP, for reads as for writes), answered at once
 /// without the catalog: the kernel asks for `security.capability` before every write (it reads

@@ -36,7 +36,7 @@ final class Handle: Sendable {
     }
 }
 
-/// The filesystem the mount serves (DESIGN §9), independent of FUSE: every operation by inode
+/// The filesystem the mount serves (docs/architecture.md §3–4), independent of FUSE: every operation by inode
 /// (the catalog's node ids), answering values or `FSError`. Files are at most
 /// `FileLimits.maxFileSize` (1 PiB): a write or size past it is EFBIG; holes cost nothing. Namespace operations are one
 /// catalog transaction each, run on the session's threads; file data goes through `OpenFile`.

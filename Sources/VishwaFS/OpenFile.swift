@@ -34,7 +34,7 @@ final class Overlay: Sendable {
     func setModificationTime(_ mtime: Int64) { state.withLock { $0.mtime = mtime } }
 }
 
-/// The data of one open file, shared by all its handles (DESIGN §3, §4).
+/// The data of one open file, shared by all its handles (docs/architecture.md §3–4).
 ///
 /// The committed version is the base. Writes go to dirty plaintext chunks in memory (never to
 /// disk); a chunk that fills up is sealed (encoded and stored) in the background; `commit`
@@ -306,7 +306,7 @@ actor OpenFile {
 
     // MARK: Commit
 
-    /// Seals every dirty chunk, waits for all seals, and commits the new version (DESIGN §3):
+    /// Seals every dirty chunk, waits for all seals, and commits the new version (docs/architecture.md §3):
     /// before it, readers see the old version whole; after it, the new one. Returns the new
     /// attributes, or nil when there was nothing to commit.
     func commit() async throws(FSError) -> NodeAttributes? {

@@ -20,7 +20,7 @@ public struct ReadPlan: Sendable, Equatable {
     public static let exact = ReadPlan()
 }
 
-/// Sequential-read detection for one open file (DESIGN §4), in three steps so that a seek costs
+/// Sequential-read detection for one open file (docs/architecture.md §4), in three steps so that a seek costs
 /// no more than it reads and a stream never waits on the network:
 /// 1. a small read that does not follow the last one fetches only its own bytes (a random reader);
 /// 2. a read that follows it fetches `span` bytes more in the same requests, so a player's next

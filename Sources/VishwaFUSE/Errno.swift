@@ -5,7 +5,7 @@ import VishwaFS
 import Glibc
 #endif
 
-/// The one place errors become errno values for FUSE replies (STYLE: errors). Unknown errors
+/// The one place errors become errno values for FUSE replies. Unknown errors
 /// become EIO; the caller logs them once with inode, chunk, shard and host, never with keys.
 public enum Errno {
     public static func code(for error: any Error) -> Int32 {

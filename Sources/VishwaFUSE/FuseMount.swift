@@ -23,7 +23,7 @@ public enum MountError: Error, CustomStringConvertible {
     }
 }
 
-/// A libfuse3 low-level session serving a `FileSystem` (DESIGN §9).
+/// A libfuse3 low-level session serving a `FileSystem` (docs/architecture.md §3–4).
 ///
 /// Callbacks copy their arguments and hand the work to Swift concurrency; the answer is sent
 /// from the task when it is ready, so no FUSE thread waits on the network. Replies in flight are

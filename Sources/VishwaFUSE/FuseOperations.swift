@@ -97,7 +97,7 @@ enum FuseOperations {
         var ops = fuse_lowlevel_ops()
         ops.`init` = { _, connection in
             guard let connection else { return }
-            // Above 1 MiB the kernel rejects the session (see NOTES); 1 MiB writes keep per-request cost low.
+            // Above 1 MiB the kernel rejects the session; 1 MiB writes keep per-request cost low.
             connection.pointee.max_write = 1 << 20
             // Always list with attributes: `ls -l` then needs no lookup per entry.
             let readdirplusAuto: UInt32 = 1 << 14

@@ -24,7 +24,7 @@ public struct VaultUsage: Sendable, Hashable {
     }
 }
 
-/// The host's on-disk store of encrypted shards and catalog backups (DESIGN §8, docs/format.md §3).
+/// The host's on-disk store of encrypted shards and catalog backups (docs/format.md §3).
 ///
 /// The store never sees keys: shards and backups are opaque bytes, protected on disk only by a
 /// CRC32C that lets the host find bit rot. Every write is durable before it returns (temp file,

@@ -2,7 +2,7 @@ import Logging
 import Synchronization
 import VishwaClient
 
-/// Keeps the catalog's backup on the hosts (DESIGN §6) as new as the mount's changes: the mount
+/// Keeps the catalog's backup on the hosts (docs/format.md §5) as new as the mount's changes: the mount
 /// is where most files are written, and a lost laptop must not take them along with the catalog.
 /// Every two seconds it looks at the catalog's change count and backs up when `BackupSchedule`
 /// says so; `finish` backs up what is left when the mount stops.

@@ -3,7 +3,7 @@ import Synchronization
 import VishwaCatalog
 import VishwaClient
 
-/// The self-healing loop (DESIGN §10): every `interval` it asks the hosts which shards they
+/// The self-healing loop (docs/architecture.md §5): every `interval` it asks the hosts which shards they
 /// still hold (HAS batches, as `vishwa fsck` does) and rebuilds the missing ones of files that
 /// have stayed degraded longer than `grace` (a host that is only rebooting is not worth a
 /// rebuild). One pass at a time, in the background, rebuilding at a bounded pace

@@ -1,7 +1,7 @@
 import Logging
 import VishwaClient
 
-/// Pings every host every 10 s (DESIGN §10): keeps `vishwa devices` current (last seen, free
+/// Pings every host every 10 s (docs/architecture.md §5): keeps `vishwa devices` current (last seen, free
 /// space, which `statfs` reports) and records when a host goes away or comes back, or turns
 /// faulty (answers that make no sense, whose space is then not counted), in the log and in the
 /// activity log (`vishwa log`).

@@ -2,7 +2,7 @@ import TestSupport
 import Testing
 @testable import VishwaCatalog
 
-/// Placement as a pure function (docs/DESIGN.md §7): no I/O, fixed seeds, so every run is reproducible.
+/// Placement as a pure function (docs/architecture.md §3): no I/O, fixed seeds, so every run is reproducible.
 struct PlacementTests {
     static let shard = 1 << 20
     static let codings: [(k: Int, m: Int)] = [(6, 4), (4, 2), (10, 4), (1, 1), (2, 0), (3, 3)]

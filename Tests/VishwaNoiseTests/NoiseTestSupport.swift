@@ -32,7 +32,7 @@ extension X25519KeyPair {
     }
 }
 
-/// A fresh initiator/responder pair with random static keys and the DESIGN §8 prologue.
+/// A fresh initiator/responder pair with random static keys and the wire protocol's prologue.
 struct HandshakePair {
     let initiatorStatic = X25519KeyPair.generate()
     let responderStatic = X25519KeyPair.generate()

@@ -3,7 +3,7 @@
 /// Every failure on bytes from the network is one of these errors; none of them is a trap. After any
 /// error from `NoiseHandshake` the handshake is dead (`.handshakeFailed` from then on); after an error
 /// from `NoiseTransport` the session may continue only if the caller's protocol allows dropping a message
-/// (the wire protocol of DESIGN §8 closes the connection instead).
+/// (the wire protocol, docs/wire.md, closes the connection instead).
 public enum NoiseError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A message to write or read is longer than the 65535 bytes a Noise message may have (spec §3).
     case messageTooLarge(length: Int)

@@ -7,7 +7,7 @@
 /// The initiator calls `writeMessage`, `readMessage`, `writeMessage`; the responder `readMessage`,
 /// `writeMessage`, `readMessage`. Each message may carry a payload (encrypted from the second message on;
 /// the first message's payload travels in clear). After the third message `isComplete` is true and
-/// `split()` gives the transport. Messages are the bare Noise messages (DESIGN §8 adds the 2-byte length).
+/// `split()` gives the transport. Messages are the bare Noise messages (docs/wire.md adds the 2-byte length).
 ///
 /// Every byte read is treated as hostile: bad lengths and failed authentication throw `NoiseError`, never
 /// trap, and any error ends the handshake (further calls throw `.handshakeFailed`). The caller decides
@@ -52,7 +52,7 @@ public final class NoiseHandshake {
     /// - Parameters:
     ///   - role: initiator or responder.
     ///   - staticKeyPair: this side's long-term key, sent encrypted to the peer.
-    ///   - prologue: bytes both sides must agree on (DESIGN §8 uses ASCII `vishwa/1`); a mismatch makes the
+    ///   - prologue: bytes both sides must agree on (the wire protocol uses ASCII `vishwa/1`); a mismatch makes the
     ///     second message fail authentication.
     ///   - ephemeral: for test vectors only; production passes nil and a fresh random key is generated
     ///     when the `e` token is written. Never reuse an ephemeral key.

@@ -319,7 +319,7 @@ import Glibc
         #expect(readOnly.stdout.components(separatedBy: "Read-only file system").count == 4, "\(readOnly.stdout)")
     }
 
-    /// The mount's self-healing loop rebuilds the shards a host lost while it runs (DESIGN §10),
+    /// The mount's self-healing loop rebuilds the shards a host lost while it runs (docs/architecture.md §5),
     /// and the file stays readable throughout.
     @Test func selfHealingRebuildsLostShards() throws {
         let vault = try MountedVault(label: "heal")
