@@ -61,7 +61,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "VishwaCatalog",
-                dependencies: ["VishwaCore", .product(name: "GRDB", package: "GRDB.swift")],
+                dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: strict),
         .target(name: "VishwaClient",
                 dependencies: ["VishwaCore", "VishwaCrypto", "VishwaCodec", "VishwaVault", "VishwaCatalog",
@@ -70,9 +70,9 @@ let package = Package(
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
-        // Filesystem logic for the mount, testable without FUSE (issue 5 builds on it).
+        // Filesystem logic for the mount, testable without FUSE.
         .target(name: "VishwaFS",
-                dependencies: ["VishwaCore", "VishwaCrypto", "VishwaCatalog", "VishwaClient",
+                dependencies: ["VishwaCore", "VishwaCrypto", "VishwaCatalog", "VishwaClient", "VishwaTransport",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // The thin libfuse3 bridge (the only importer of CFuse3).
@@ -104,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "vishwafs",
             dependencies: [
-                "VishwaCore", "VishwaVault", "VishwaClient", "VishwaFS", "VishwaFUSE",
+                "VishwaCore", "VishwaVault", "VishwaCatalog", "VishwaClient", "VishwaFS", "VishwaFUSE",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -112,24 +112,27 @@ let package = Package(
         .executableTarget(
             name: "vishwa-shard",
             dependencies: [
-                "VishwaCore", "VishwaCrypto", "VishwaShardHost", "VishwaTransport",
+                "VishwaCore", "VishwaCrypto", "VishwaShardStore", "VishwaShardHost", "VishwaTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
 
         // Helpers shared by test targets (seeded randomness); never part of a product.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: testSettings),
-        .testTarget(name: "VishwaCryptoTests", dependencies: ["VishwaCrypto"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaCryptoTests", dependencies: ["VishwaCore", "VishwaCrypto"], swiftSettings: testSettings),
         .testTarget(name: "VishwaNoiseTests", dependencies: ["VishwaCrypto"], resources: [.copy("Vectors")], swiftSettings: testSettings),
         .testTarget(name: "VishwaErasureTests", dependencies: ["VishwaErasure", "TestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VishwaCodecTests",
-                    dependencies: ["VishwaCodec", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")],
+                    dependencies: ["VishwaCore", "VishwaCrypto", "VishwaCodec", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")],
                     exclude: ["Fixtures"], swiftSettings: testSettings),
         .testTarget(name: "VishwaShardStoreTests",
-                    dependencies: ["VishwaShardStore", "TestSupport", .product(name: "Logging", package: "swift-log")],
+                    dependencies: ["VishwaCore", "VishwaShardStore", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: testSettings),
-        .testTarget(name: "VishwaCatalogTests", dependencies: ["VishwaCatalog", "TestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "VishwaCatalogTests",
+                    dependencies: ["VishwaCatalog", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: testSettings),
         .testTarget(name: "VishwaFSTests",
                     dependencies: ["VishwaCore", "VishwaFS", "VishwaCatalog", "VishwaClient", "VishwaCrypto", "VishwaVault",
                                    .product(name: "Logging", package: "swift-log")],
@@ -140,7 +143,7 @@ let package = Package(
                     dependencies: ["VishwaClient", "VishwaCodec", "VishwaCore", "VishwaCrypto", "VishwaVault", "VishwaWire",
                                    .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: testSettings),
-        .testTarget(name: "CLITests", dependencies: ["VishwaCore", "TestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VishwaShardHostTests",
                     dependencies: ["VishwaShardHost", "VishwaCore", "VishwaCrypto", "VishwaTransport", "VishwaWire"],
                     swiftSettings: testSettings),
