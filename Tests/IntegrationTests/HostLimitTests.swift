@@ -54,14 +54,18 @@ import Glibc
             await withTaskGroup(of: Void.self) { group in
                 for peer in peers {
                     group.addTask {
-                        var total = 0
-                        do {
-                            try peer.handshake(setup.attacker, intent: .session, hostKey: setup.code.hostKey)
-                            while total < 64 << 20 {
-                                try peer.send(junk, timeout: 5)
-                                total += junk.count
-                            }
-                        } catch {}
+                        // Blocking sockets: on threads of their own, never the cooperative pool.
+                        let total = await onOwnThread { () -> Int in
+                            var total = 0
+                            do {
+                                try peer.handshake(setup.attacker, intent: .session, hostKey: setup.code.hostKey)
+                                while total < 64 << 20 {
+                                    try peer.send(junk, timeout: 5)
+                                    total += junk.count
+                                }
+                            } catch {}
+                            return total
+                        }
                         sent.values.withLock { $0.append(total) }
                     }
                 }

@@ -37,3 +37,12 @@ final class ThreadPerJobExecutor: TaskExecutor, Sendable {
         thread.start()
     }
 }
+
+/// Runs `body`, which blocks (sockets, sleeps), on a thread of its own and returns its result:
+/// a task that blocked a thread of the cooperative pool instead would stall every other task of
+/// the test process, a host served in it included.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
+}
