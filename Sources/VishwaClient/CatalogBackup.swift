@@ -18,39 +18,11 @@ import VishwaWire
 /// (each host's blob carries its shards); a larger one is stored as shards like a file's, so a
 /// catalog of any size is backed up without any one message growing with it. Layout:
 /// docs/format.md §5.
+///
+/// The blob and manifest bytes (parsing, sealing, opening) are in CatalogBackup+Blob.swift.
 public enum CatalogBackup {
-    /// The file id shards of catalog backups are bound to (no real file has it: file ids are random).
-    static let fileID = FileID(high: 0x7673_6872_6261_636B, low: 0)  // "vshrback"
-    static let magic = Array("VWCB".utf8)
     /// Hosts keep this many generations; the shards of older ones are deleted.
     static let keptGenerations = 5
-
-    struct DirectoryEntry: Codable {
-        var address: String
-        var publicKey: String
-        var name: String?
-    }
-
-    /// What a version 2 blob seals: the coding, the hosts, and each chunk's shards.
-    struct Manifest: Codable {
-        struct Chunk: Codable {
-            var length: Int
-            /// Per stored shard: its index in the chunk, the directory entry of its host, its id (hex).
-            var shards: [Shard]
-        }
-        struct Shard: Codable {
-            var index: Int
-            var host: Int
-            /// Hex shard id; nil: the shard travels in that host's blob.
-            var id: String?
-        }
-        var k: Int
-        var m: Int
-        var chunkSize: Int
-        var length: Int
-        var hosts: [DirectoryEntry]
-        var chunks: [Chunk]
-    }
 
     /// Snapshots the catalog and stores it as the next generation. Returns the generation, or nil
     /// when fewer than 2 hosts answer (the backup waits for the next change). Any failure is also
@@ -221,104 +193,5 @@ public enum CatalogBackup {
             throw ClientError.tooFewHosts("catalog backup generation \(generation): only \(shards.count) shards of chunk \(index) stored")
         }
         return Manifest.Chunk(length: plaintext.count, shards: shards.sorted { $0.index < $1.index })
-    }
-
-    /// The sealed manifest: 24-byte nonce ‖ XChaCha20-Poly1305 of its JSON.
-    static func seal(_ manifest: Manifest, generation: UInt64, key: SecretBytes) -> [UInt8] {
-        let json = [UInt8]((try? JSONEncoder().encode(manifest)) ?? Data())
-        let nonce = Random.bytes(XChaCha20Poly1305.nonceLength)
-        return nonce + XChaCha20Poly1305.seal(json, nonce: nonce, additionalData: manifestAD(generation), key: key)
-    }
-
-    ///     "VWCB" u8 version(2) u64 generation u32 manifest length, sealed manifest
-    ///     u16 shard count, then per shard: u8 index, u32 length, shard bytes (of chunk 0)
-    static func blob(generation: UInt64, manifest: [UInt8], shards: [(Int, ArraySlice<UInt8>)]) -> ByteBuffer {
-        var b = ByteBuffer()
-        b.writeBytes(magic)
-        b.writeInteger(UInt8(2))
-        b.writeInteger(generation)
-        b.writeInteger(UInt32(manifest.count))
-        b.writeBytes(manifest)
-        b.writeInteger(UInt16(shards.count))
-        for (index, shard) in shards {
-            b.writeInteger(UInt8(index))
-            b.writeInteger(UInt32(shard.count))
-            b.writeBytes(shard)
-        }
-        return b
-    }
-
-    static func manifestAD(_ generation: UInt64) -> [UInt8] {
-        Array("vishwa catalog backup 2".utf8) + bigEndian(generation)
-    }
-
-    static func directoryAD(_ generation: UInt64) -> [UInt8] {
-        Array("vishwa host directory".utf8) + bigEndian(generation)
-    }
-
-    static func bigEndian(_ value: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
-    }
-
-    /// A blob from a host, checked only for shape: nothing in it is trusted until it opens.
-    enum ParsedBlob {
-        /// Version 2: the sealed manifest and the shards of chunk 0 this host carries.
-        case manifest(generation: UInt64, sealed: [UInt8], shards: [(Int, [UInt8])])
-        /// Version 1: the snapshot as one chunk, with this host's shards inline.
-        case inline(V1)
-    }
-
-    struct V1 {
-        var generation: UInt64
-        var length: Int
-        var k: Int
-        var m: Int
-        var directory: [UInt8]
-        var shards: [(Int, [UInt8])]
-    }
-
-    /// Parses a blob from a host; nil when it is not one (hostile input is checked, never trusted).
-    static func parse(_ body: ByteBuffer) -> ParsedBlob? {
-        var b = body
-        guard b.readBytes(length: 4) == magic, let version = b.readInteger(as: UInt8.self),
-              let generation = b.readInteger(as: UInt64.self) else { return nil }
-        switch version {
-        case 2:
-            guard let length = b.readInteger(as: UInt32.self), Int(length) <= b.readableBytes,
-                  Int(length) > XChaCha20Poly1305.nonceLength + 16, let sealed = b.readBytes(length: Int(length)),
-                  let shards = readShards(&b, limit: 255) else { return nil }
-            return .manifest(generation: generation, sealed: sealed, shards: shards)
-        case 1:
-            return parseV1(generation: generation, &b).map(ParsedBlob.inline)
-        default:
-            return nil
-        }
-    }
-
-    ///     (after "VWCB" u8 version(1) u64 generation) u32 snapshot length u8 k u8 m
-    ///     u32 directory length, directory (nonce ‖ sealed JSON)
-    ///     u16 shard count, then per shard: u8 index, u32 length, shard bytes
-    static func parseV1(generation: UInt64, _ b: inout ByteBuffer) -> V1? {
-        guard let length = b.readInteger(as: UInt32.self), Int(length) <= CodingParameters.maxChunkSize,
-              let k = b.readInteger(as: UInt8.self), let m = b.readInteger(as: UInt8.self), k >= 1, Int(k) + Int(m) <= 255,
-              let directoryLength = b.readInteger(as: UInt32.self), Int(directoryLength) <= b.readableBytes,
-              let directory = b.readBytes(length: Int(directoryLength)),
-              let shards = readShards(&b, limit: Int(k) + Int(m))
-        else { return nil }
-        return V1(generation: generation, length: Int(length), k: Int(k), m: Int(m), directory: directory, shards: shards)
-    }
-
-    /// The shard list ending a blob: every length is checked against the bytes present before it
-    /// is read, and nothing may follow.
-    static func readShards(_ b: inout ByteBuffer, limit: Int) -> [(Int, [UInt8])]? {
-        guard let count = b.readInteger(as: UInt16.self), Int(count) <= limit else { return nil }
-        var shards: [(Int, [UInt8])] = []
-        for _ in 0..<count {
-            guard let index = b.readInteger(as: UInt8.self), Int(index) < limit,
-                  let size = b.readInteger(as: UInt32.self), Int(size) <= b.readableBytes,
-                  let bytes = b.readBytes(length: Int(size)) else { return nil }
-            shards.append((Int(index), bytes))
-        }
-        return b.readableBytes == 0 ? shards : nil
     }
 }

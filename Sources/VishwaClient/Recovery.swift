@@ -189,40 +189,13 @@ public enum Recovery {
         let key = vault.catalogBackupKey
         switch CatalogBackup.parse(body) {
         case .manifest(let claimed, let sealed, _)? where claimed == generation:
-            let n = XChaCha20Poly1305.nonceLength
-            guard let json = try? XChaCha20Poly1305.open(Array(sealed[n...]), nonce: Array(sealed[..<n]),
-                                                         additionalData: CatalogBackup.manifestAD(generation), key: key),
-                  let manifest = try? JSONDecoder().decode(CatalogBackup.Manifest.self, from: Data(json.exposedCopy())),
-                  valid(manifest) else { return nil }
-            return .manifest(manifest)
+            return CatalogBackup.openManifest(sealed, generation: generation, key: key).map(Opened.manifest)
         case .inline(let blob)? where blob.generation == generation:
-            guard blob.directory.count > 24,
-                  let json = try? XChaCha20Poly1305.open(Array(blob.directory[24...]), nonce: Array(blob.directory[..<24]),
-                                                         additionalData: CatalogBackup.directoryAD(generation), key: key),
-                  let directory = try? JSONDecoder().decode([CatalogBackup.DirectoryEntry].self, from: Data(json.exposedCopy()))
-            else { return nil }
-            return .inline(directory: directory, blob: blob)
+            return CatalogBackup.openDirectory(blob.directory, generation: generation, key: key)
+                .map { Opened.inline(directory: $0, blob: blob) }
         default:
             return nil
         }
-    }
-
-    /// A sealed manifest is ours, but it still has to describe something the format allows.
-    static func valid(_ manifest: CatalogBackup.Manifest) -> Bool {
-        guard let parameters = try? CodingParameters(k: manifest.k, m: manifest.m, chunkSize: manifest.chunkSize),
-              manifest.length >= 0, !manifest.chunks.isEmpty,
-              manifest.chunks.count == max(1, manifest.length / parameters.chunkSize + (manifest.length % parameters.chunkSize == 0 ? 0 : 1))
-        else { return false }
-        var total = 0
-        for chunk in manifest.chunks {
-            guard chunk.length >= 0, chunk.length <= parameters.chunkSize,
-                  chunk.shards.allSatisfy({ $0.index >= 0 && $0.index < parameters.n && $0.host >= 0 && $0.host < manifest.hosts.count })
-            else { return false }
-            total &+= chunk.length
-        }
-        // Shards carried in the blobs are chunk 0's of a one-chunk backup.
-        let carried = manifest.chunks.contains { $0.shards.contains { $0.id == nil } }
-        return total == manifest.length && (!carried || manifest.chunks.count == 1)
     }
 
     /// Fetches each chunk's shards from their hosts and decodes the snapshot, chunk by chunk.
@@ -274,24 +247,8 @@ public enum Recovery {
         return Found(generation: generation, snapshot: snapshot, shards: shards)
     }
 
-    /// The version 1 snapshot (one chunk): k, m and the length are not sealed in that format, so
-    /// they are believed only as far as the shards present bear them out.
+    /// The version 1 snapshot, decoded as far as its shards bear out its unsealed claims.
     static func decodeV1(_ blob: CatalogBackup.V1, shards: [(Int, [UInt8])], vault: Vault) throws -> [UInt8] {
-        let parameters = try CodingParameters(k: blob.k, m: blob.m, chunkSize: max(blob.length, 1))
-        let piece = parameters.pieceLength(forChunkLength: blob.length)
-        let segments = max(1, (piece + ShardFormat.segmentLength - 1) / ShardFormat.segmentLength)
-        let sizes: Set<Int> = [ShardFormat.headerLength + piece + ShardFormat.tagLength,
-                               ShardFormat.headerLength + piece + ShardFormat.tagLength * segments]
-        // One shard per index: copies would only inflate the bytes counted below.
-        var seen = Set<Int>()
-        let fitting = shards.filter { $0.0 < parameters.n && sizes.contains($0.1.count) && seen.insert($0.0).inserted }.map(\.1)
-        // Decoding allocates n pieces: never more than a few times the bytes the hosts sent.
-        let present = fitting.reduce(0) { $0 + $1.count }
-        guard fitting.count >= parameters.k, parameters.n * piece <= 4 * present else {
-            throw ClientError.unreadable("the backup's shards do not fit its claimed size (\(blob.length) bytes, \(blob.k)+\(blob.m))")
-        }
-        let context = ShardContext(vaultID: vault.identity.vaultID, fileID: CatalogBackup.fileID, version: blob.generation,
-                                   chunkIndex: 0, chunkLength: blob.length)
-        return try ShardCodec(parameters: parameters).decode(fitting, context: context, key: vault.catalogBackupKey).plaintext
+        try CatalogBackup.decodeV1(blob, shards: shards, vaultID: vault.identity.vaultID, key: vault.catalogBackupKey)
     }
 }

@@ -234,10 +234,12 @@ final class SecureFrameHandler: ChannelDuplexHandler {
     /// The frame a clear record completes when `plain` holds just its secret part, a frame's
     /// header and the first bytes of its body, and the clear bytes (at `clearAt` in `raw`) are
     /// the rest of that body. Consumes the record from `raw`. Nil (nothing consumed) otherwise.
+    /// A body over the limit is left to the general path, where `Frame.decode` refuses it: the
+    /// clear part alone is within the limit, but the secret part adds up to a message to it.
     private func frameJoining(clearAt: Int, clearLength: Int) -> Frame? {
         let start = plain.readerIndex
         let secretBody = plain.readableBytes - Frame.headerLength
-        guard secretBody >= 0,
+        guard secretBody >= 0, secretBody + clearLength <= maxFrameBody,
               plain.getInteger(at: start, as: UInt32.self) == UInt32(5 + secretBody + clearLength),
               let id = plain.getInteger(at: start + 4, as: UInt32.self),
               let code = plain.getInteger(at: start + 8, as: UInt8.self) else { return nil }

@@ -8,7 +8,8 @@ import VishwaShardHost
 /// its first zero byte is `devices.json`, the rest (when there is a zero byte) `invites.json`.
 ///
 /// Besides "never traps": a file that does not parse is one one-line `.corrupt` error; the
-/// devices read twice are the same; every device whose key and vault id are well-formed is found
+/// devices and the pinned vault keys (version 2's `vaults`) read twice are the same; every vault
+/// whose id is well-formed has the first key pinned for it as `pinnedKey(of:)`; every device whose key and vault id are well-formed is found
 /// by `device(_:vault:)`, and `quota(of:)` is the largest quota of the vault's devices, nil when
 /// one has none; `createInvite` works exactly when the invites file parses (or is absent) and
 /// leaves the old invitations (less those ended over a week ago) followed by the new one.
@@ -35,6 +36,17 @@ private func checkDevices(_ registry: PairingRegistry) {
         return
     }
     Oracle.require((try? registry.devices()) == devices, "the devices file read twice differs")
+    guard let pins = try? registry.pinnedVaults() else {
+        Oracle.require(false, "the devices file parses but its pinned vaults do not")
+        return
+    }
+    Oracle.require((try? registry.pinnedVaults()) == pins, "the pinned vaults read twice differ")
+    for pin in pins {
+        guard let vault = VaultID(hex: pin.vaultID), vault.description == pin.vaultID else { continue }
+        let first = pins.first { $0.vaultID == pin.vaultID }!
+        Oracle.require((try? registry.pinnedKey(of: vault)) == Hex.decode(first.vaultKey),
+                       "vault \(pin.vaultID) is not pinned to \(first.vaultKey)")
+    }
     for device in devices {
         guard let key = Hex.decode(device.deviceKey), let vault = VaultID(hex: device.vaultID),
               vault.description == device.vaultID, Hex.encode(key) == device.deviceKey else { continue }
@@ -106,12 +118,14 @@ private enum Scratch {
     }
 }
 
-/// Seeds: files as `vishwa-shard` writes them (two devices of one vault, one with a quota;
-/// an open, a used and an old invitation), and each file alone.
+/// Seeds: files as `vishwa-shard` writes them (version 2: two devices of one vault, one with a
+/// quota, and the vault's pinned key; an open, a used and an old invitation), a version 1 devices
+/// file (no pins) alone, and the invites alone.
 private func writeSeeds(to dir: String) throws {
     let key = String(repeating: "ab", count: 32), other = String(repeating: "cd", count: 32)
     let vault = String(repeating: "0f", count: 16)
-    let devices = """
+    let vaultKey = String(repeating: "7e", count: 32)
+    let devicesV1 = """
         {
           "devices" : [
             {
@@ -127,6 +141,32 @@ private func writeSeeds(to dir: String) throws {
             }
           ],
           "version" : 1
+        }
+
+        """
+    let devices = """
+        {
+          "devices" : [
+            {
+              "device_key" : "\(key)",
+              "paired_at" : 1700000000,
+              "quota_bytes" : 1073741824,
+              "vault_id" : "\(vault)"
+            },
+            {
+              "device_key" : "\(other)",
+              "paired_at" : 1700000100,
+              "vault_id" : "\(vault)"
+            }
+          ],
+          "vaults" : [
+            {
+              "pinned_at" : 1700000000,
+              "vault_id" : "\(vault)",
+              "vault_key" : "\(vaultKey)"
+            }
+          ],
+          "version" : 2
         }
 
         """
@@ -152,8 +192,8 @@ private func writeSeeds(to dir: String) throws {
 
         """
     try Data(Array(devices.utf8) + [0] + Array(invites.utf8)).write(to: URL(fileURLWithPath: dir + "/seed-both"))
-    try Data(Array(devices.utf8)).write(to: URL(fileURLWithPath: dir + "/seed-devices-only"))
-    try Data(Array(#"{"devices":[],"version":1}"#.utf8) + [0] + Array(invites.utf8)).write(to: URL(fileURLWithPath: dir + "/seed-invites"))
+    try Data(Array(devicesV1.utf8)).write(to: URL(fileURLWithPath: dir + "/seed-devices-only"))
+    try Data(Array(#"{"devices":[],"vaults":[],"version":2}"#.utf8) + [0] + Array(invites.utf8)).write(to: URL(fileURLWithPath: dir + "/seed-invites"))
 }
 
 /// The program's main(): SwiftPM links `main` to `<Module>_main` (CLibFuzzer/shim.h).

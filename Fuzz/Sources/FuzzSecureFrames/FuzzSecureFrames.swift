@@ -90,12 +90,11 @@ public func fuzzSecureFrames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
             break
         }
     }
-    // Known bug B5 (Fuzz/README.md): a clear record that completes a frame is checked against the
-    // limit by its clear part alone, so the frame's whole body can pass the limit by its arguments.
+    // A frame a clear record completes is held to the limit by its whole body, not its clear part
+    // alone (B5, Fuzz/README.md).
     let delivered = recorder.frames
     if let over = delivered.first(where: { $0.count - Frame.headerLength > maxBody }) {
-        Oracle.requireUnlessKnown("B5", false, "a frame with a \(over.count - Frame.headerLength)-byte body passed the \(maxBody)-byte limit")
-        return 0
+        Oracle.require(false, "a frame with a \(over.count - Frame.headerLength)-byte body passed the \(maxBody)-byte limit")
     }
     Oracle.require(delivered.count <= expected.count, "\(delivered.count) frames delivered, the stream holds \(expected.count)")
     for (frame, sent) in zip(delivered, expected) {
@@ -112,16 +111,23 @@ public func fuzzSecureFrames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     return 0
 }
 
-/// The outbound side: the device sends back every frame it received and one large frame, its
-/// body marked sealed (so it goes as a clear record, §1.1) when bit 4 of the settings is set,
-/// flushed after each frame or once (bit 5). The host's transport, reading the bytes as docs/wire.md
-/// describes them, must find exactly those frames.
+/// The outbound side: the device sends back every frame it received and one large frame (a
+/// shard-like body: 84 header bytes, then segments), their bodies marked sealed from byte
+/// `sealedFrom` on when bit 4 of the settings is set (bits 6-7 choose it for the echoed frames:
+/// 0, 1, 84 or the body's length), flushed after each frame or once (bit 5). The host's transport,
+/// reading the bytes as docs/wire.md describes them, must find exactly those frames, and only the
+/// bytes past `sealedFrom` of a large enough body in clear (§1.1: never a frame's header,
+/// arguments or shard header).
 private func echo(_ frames: [Frame], settings: UInt8, channel: EmbeddedChannel, transport: NoiseTransport) {
     let sealedBodies = settings & 0x10 != 0, flushEach = settings & 0x20 != 0
-    var sent = frames.map { Frame(id: $0.id, code: $0.code, body: $0.wholeBody, bodyIsSealed: sealedBodies) }
+    func sealedFrom(_ body: ByteBuffer) -> Int? {
+        guard sealedBodies else { return nil }
+        return [0, 1, Frame.shardHeaderLength, body.readableBytes][Int(settings >> 6)]
+    }
+    var sent = frames.map { Frame(id: $0.id, code: $0.code, body: $0.wholeBody, sealedFrom: sealedFrom($0.wholeBody)) }
     let large = ByteBuffer(bytes: (0..<(20_000 + Int(settings))).map { UInt8(truncatingIfNeeded: $0 &* 13) })
     sent.append(Frame(id: 99, code: 2, body: large, bodyPrefix: ByteBuffer(bytes: [UInt8](repeating: 0xEE, count: 16)),
-                      bodyIsSealed: sealedBodies))
+                      sealedFrom: sealedBodies ? Frame.shardHeaderLength : nil))
     for frame in sent {
         channel.write(frame, promise: nil)
         if flushEach { channel.flush() }
@@ -129,20 +135,31 @@ private func echo(_ frames: [Frame], settings: UInt8, channel: EmbeddedChannel, 
     channel.flush()
     var wire: [UInt8] = []
     while let buffer = try? channel.readOutbound(as: ByteBuffer.self) { wire += buffer.readableBytesView }
-    guard let plaintext = HostReader.read(wire, transport: transport) else {
+    guard let (plaintext, clearParts) = HostReader.read(wire, transport: transport) else {
         Oracle.require(false, "the host cannot read what the device sent")
         return
     }
     Oracle.require(plaintext == sent.flatMap(wireBytes), "the host reads other frames than the device sent")
+    // The sender's rule (SecureFrameHandler): a record only for at least 16 KiB in clear, with at
+    // most 4 KiB of body in the secret part.
+    let expectedClear: [[UInt8]] = sent.compactMap { frame in
+        guard let from = frame.sealedFrom, from >= 0, frame.body.readableBytes - from >= 16 << 10,
+              (frame.bodyPrefix?.readableBytes ?? 0) + from <= 4096 else { return nil }
+        return Array(frame.body.readableBytesView.dropFirst(from))
+    }
+    Oracle.require(clearParts == expectedClear,
+                   "clear parts of \(clearParts.map(\.count)) bytes sent, the sealed segments are \(expectedClear.map(\.count))")
 }
 
 /// Reads a device's bytes as docs/wire.md §1 and §1.1 describe them: length-prefixed Noise
 /// messages, and clear records (`u16 0`, `u32` clear length, `u16` message length, the message,
-/// the clear bytes, bound into the message's tag). Returns the plaintext stream, or nil.
+/// the clear bytes, bound into the message's tag). Returns the plaintext stream and the clear
+/// parts in order, or nil.
 private enum HostReader {
-    static func read(_ wire: [UInt8], transport: NoiseTransport) -> [UInt8]? {
+    static func read(_ wire: [UInt8], transport: NoiseTransport) -> ([UInt8], [[UInt8]])? {
         var input = FrameScript(wire)
         var plaintext: [UInt8] = []
+        var clearParts: [[UInt8]] = []
         while !input.isEmpty {
             let length = input.int(bytes: 2)
             var clear: [UInt8] = []
@@ -168,8 +185,9 @@ private enum HostReader {
                 return nil
             }
             plaintext += opened + clear
+            if !clear.isEmpty { clearParts.append(clear) }
         }
-        return plaintext
+        return (plaintext, clearParts)
     }
 }
 

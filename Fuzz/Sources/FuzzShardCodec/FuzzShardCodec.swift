@@ -7,14 +7,16 @@ import VishwaCrypto
 /// Shards as a host returns them (docs/format.md §2), through `ShardHeader(parsing:)`, `decode`,
 /// and both `decodeRange`s, as a client reads a chunk from hosts that may lie.
 ///
-/// The input is a script. Its first bytes choose the coding parameters and the chunk length; the
-/// target encodes a chunk of that length with a fixed key and fixed nonces (so a crash input
-/// replays the same way), then the script drops, truncates, bit-flips, duplicates and swaps the
+/// The input is a script. Its first bytes choose the coding parameters, the chunk length and
+/// whether the chunk has a seal id (format 3, as file chunks) or not (format 2, as catalog backup
+/// chunks); the target encodes a chunk of that length with a fixed key and fixed nonces (so a
+/// crash input replays the same way), then the script drops, truncates, bit-flips, duplicates and swaps the
 /// headers of shards, and adds shards of raw input bytes. Then:
 ///
 /// - every shard's header parses; an unmodified shard's header says exactly where it belongs;
 /// - `decode` succeeds exactly when k distinct unmodified shards are present, with the chunk's
-///   bytes (every byte of a shard is authenticated: a modified shard is an erasure);
+///   bytes (every byte of a shard is authenticated: a modified shard is an erasure), and never
+///   under another seal id (or none for a chunk that has one, or one for a chunk that has none);
 /// - `decodeRange(from:)`, given whole shards or the parts `fetchPlan` names, succeeds when every
 ///   covering data shard is present unmodified, and whatever it returns is the chunk's bytes;
 /// - `decodeRange(rebuildingFrom:)`, given the parts `degradedPlan` names, succeeds when k
@@ -30,13 +32,16 @@ public func fuzzShardCodec(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     // Most chunks small (fast runs); with the top bit set, up to `maxChunk` (several segments).
     let lengthBits = input.int(bytes: 3)
     let chunkLength = lengthBits & 0x80_0000 != 0 ? (lengthBits & 0x7F_FFFF) % (maxChunk + 1) : lengthBits % 4097
-    let chunkIndex = UInt64(input.byte())
+    let indexByte = input.byte()
+    let chunkIndex = UInt64(indexByte & 0x7F)
+    let sealID = indexByte & 0x80 != 0 ? seal : nil
     guard let parameters = try? CodingParameters(k: k, m: m, chunkSize: maxChunk) else {
         Oracle.require(false, "parameters \(k)+\(m) refused")
         return 0
     }
     let codec = ShardCodec(parameters: parameters)
-    let context = ShardContext(vaultID: vaultID, fileID: fileID, version: 7, chunkIndex: chunkIndex, chunkLength: chunkLength)
+    let context = ShardContext(vaultID: vaultID, fileID: fileID, version: 7, chunkIndex: chunkIndex, chunkLength: chunkLength,
+                               sealID: sealID)
     let plaintext = (0..<chunkLength).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
 
     let encoded: EncodedChunk
@@ -68,6 +73,12 @@ public func fuzzShardCodec(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     }
 
     checkDecode(codec, shards: shards, context: context, plaintext: plaintext, authentic: intactIndices.count)
+    for other in [nil, seal, otherSeal] where other != sealID {
+        var wrong = context
+        wrong.sealID = other
+        Oracle.require((try? codec.decode(shards, context: wrong, key: key)) == nil,
+                       "shards sealed with seal id \(String(describing: sealID)) decoded under \(String(describing: other))")
+    }
 
     let offset = chunkLength == 0 ? 0 : input.int(bytes: 3) % (chunkLength + 1)
     let length = input.int(bytes: 3) % (chunkLength - offset + 1)
@@ -98,6 +109,8 @@ private let maxChunk = 200_000
 private let key = SecretBytes(copying: (0..<32).map { UInt8($0) &* 7 &+ 1 })
 private let vaultID = VaultID(high: 0x0102_0304_0506_0708, low: 0x1112_1314_1516_1718)
 private let fileID = FileID(high: 0x2122_2324_2526_2728, low: 0x3132_3334_3536_3738)
+private let seal = SealID(high: 0x4142_4344_4546_4748, low: 0x5152_5354_5556_5758)
+private let otherSeal = SealID(high: 0x4142_4344_4546_4748, low: 0x5152_5354_5556_5759)
 
 /// Nonces that repeat from run to run, so a saved input replays exactly. (Never do this outside a test.)
 private func fixedNonces(_ nonce: UnsafeMutableRawBufferPointer) {
@@ -108,6 +121,7 @@ private func isHeader(_ header: ShardHeader, of context: ShardContext, parameter
     header.k == parameters.k && header.m == parameters.m && header.index == index
         && header.chunkLength == context.chunkLength && header.vaultID == context.vaultID
         && header.fileID == context.fileID && header.version == context.version && header.chunkIndex == context.chunkIndex
+        && header.formatVersion == (context.sealID == nil ? 2 : ShardFormat.version)
 }
 
 private func checkDecode(_ codec: ShardCodec, shards: [[UInt8]], context: ShardContext, plaintext: [UInt8], authentic: Int) {

@@ -18,12 +18,11 @@ import Glibc
 /// read only from a file of exactly one of the two lengths and is the bytes it says; a protected
 /// file without a passphrase asks for one; only the seeds' keys open (a checksum is no signature,
 /// but the identity must derive from the key); a file that opens unprotected is written back
-/// byte for byte by `Vault.create` from its master key (known bug B6: reserved bytes are not checked).
+/// byte for byte by `Vault.create` from its master key, so its reserved bytes are zero (B6).
 ///
 /// Recovery code: the whole input as UTF-8 text through `RecoveryCode.decode`. What is accepted
 /// has the right checksum and re-encodes to a code that decodes to the same key, also with its
-/// groups joined by any of the separators a person may type or paste (known bug B4, Fuzz/README.md:
-/// CR LF, ignored unless FUZZ_KNOWN_BUGS=crash).
+/// groups joined by any of the separators a person may type or paste, CR LF among them (B4).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzVaultKey(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
@@ -76,13 +75,10 @@ private func checkKeyFile(_ file: [UInt8]) {
         do {
             try Vault.create(in: Scratch.again, protection: .none, masterKey: vault.masterKey)
             let written = read(Scratch.again.keyFile)
-            // Known bug B6 (Fuzz/README.md): the two reserved bytes after the protection byte,
-            // zero in format version 1, are not checked, so any value opens (and is written back as 0).
-            if file[6..<8] != [0, 0] {
-                Oracle.requireUnlessKnown("B6", false, "a key file with reserved bytes \(file[6]) \(file[7]) opened")
-            } else {
-                Oracle.require(written == file, "the key file written back from its master key differs")
-            }
+            // The two reserved bytes after the protection byte are zero in format version 1 (B6,
+            // Fuzz/README.md): a file with anything there is corrupt, so this one holds zeros.
+            Oracle.require(file[6..<8] == [0, 0], "a key file with reserved bytes \(file[6]) \(file[7]) opened")
+            Oracle.require(written == file, "the key file written back from its master key differs")
         } catch {
             Oracle.require(false, "writing the key file back failed: \(error)")
         }
@@ -102,8 +98,8 @@ private func checkRecoveryCode(_ text: String, separators: [UInt8]) {
         joined += choices[Int(separators.isEmpty ? 0 : separators[i % separators.count]) % choices.count] + group.lowercased()
     }
     let decoded = try? RecoveryCode.decode(joined)
-    Oracle.requireUnlessKnown("B4", decoded?.isEqual(to: key) == true,
-                              "recovery code \(joined.debugDescription) does not decode (\(String(describing: decoded)))")
+    Oracle.require(decoded?.isEqual(to: key) == true,
+                   "recovery code \(joined.debugDescription) does not decode (\(String(describing: decoded)))")
 }
 
 private func isIOError(_ error: VaultError) -> Bool {
