@@ -36,7 +36,7 @@ let package = Package(
 
         .target(name: "VishwaCore", swiftSettings: strict),
         .target(name: "VishwaCrypto", dependencies: ["CSodium", "COpenSSL", "VishwaCore"], swiftSettings: strict),
-        .target(name: "VishwaErasure", dependencies: ["CISAL", "VishwaCore"], swiftSettings: strict),
+        .target(name: "VishwaErasure", dependencies: ["CISAL"], swiftSettings: strict),
         .target(name: "VishwaCodec", dependencies: ["VishwaCore", "VishwaCrypto", "VishwaErasure"],
                 swiftSettings: strict),
         .target(name: "VishwaVault", dependencies: ["VishwaCore", "VishwaCrypto"], swiftSettings: strict),
@@ -54,7 +54,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "VishwaShardHost",
-                dependencies: ["VishwaCore", "VishwaCrypto", "VishwaErasure", "VishwaShardStore", "VishwaWire",
+                dependencies: ["VishwaCore", "VishwaCrypto", "VishwaShardStore", "VishwaWire",
                                "VishwaTransport",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
@@ -83,7 +83,7 @@ let package = Package(
         // Benchmarks live outside Sources/ and, alone, call the C libraries directly:
         // their job is to compare our layer with the raw primitives on the same buffers.
         .target(name: "VishwaBench",
-                dependencies: ["VishwaCore", "VishwaCodec", "VishwaCrypto", "VishwaErasure", "VishwaWire", "VishwaTransport",
+                dependencies: ["VishwaCore", "VishwaCodec", "VishwaCrypto", "VishwaWire", "VishwaTransport",
                                "VishwaVault", "VishwaCatalog", "VishwaClient", "CSodium", "CISAL",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),

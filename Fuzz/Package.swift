@@ -32,7 +32,7 @@ let package = Package(
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .target(name: "VishwaCore"),
         .target(name: "VishwaCrypto", dependencies: ["CSodium", "COpenSSL", "VishwaCore"]),
-        .target(name: "VishwaErasure", dependencies: ["CISAL", "VishwaCore"]),
+        .target(name: "VishwaErasure", dependencies: ["CISAL"]),
         .target(name: "VishwaCodec", dependencies: ["VishwaCore", "VishwaCrypto", "VishwaErasure"]),
         .target(name: "VishwaVault", dependencies: ["VishwaCore", "VishwaCrypto"]),
         .target(name: "VishwaShardStore", dependencies: ["VishwaCore", "VishwaErasure", logging]),
@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "VishwaTransport",
                 dependencies: ["VishwaCore", "VishwaCrypto", "VishwaWire", nioCore, nioHelpers, nioPosix, logging]),
         .target(name: "VishwaShardHost",
-                dependencies: ["VishwaCore", "VishwaCrypto", "VishwaErasure", "VishwaShardStore", "VishwaWire",
+                dependencies: ["VishwaCore", "VishwaCrypto", "VishwaShardStore", "VishwaWire",
                                "VishwaTransport", nioCore, nioPosix, logging]),
 
         // One executable per fuzz target. Each exports LLVMFuzzerTestOneInput and defines the

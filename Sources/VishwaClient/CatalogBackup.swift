@@ -8,7 +8,7 @@ import VishwaTransport
 import VishwaVault
 import VishwaWire
 
-/// The encrypted, erasure-coded copy of the catalog kept on the hosts (DESIGN §6), so that a lost
+/// The encrypted, erasure-coded copy of the catalog kept on the hosts (docs/format.md §5), so that a lost
 /// laptop loses nothing: the recovery code and one host's address bring everything back.
 ///
 /// A backup generation is the catalog snapshot cut into chunks coded like a file's (k+m shards a
