@@ -195,6 +195,10 @@ final class ReceiveGate: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        account.close()  // also drops `released`, which refers back to this handler
+    }
+
     func read(context: ChannelHandlerContext) {
         if mayRead(context: context) {
             context.read()
