@@ -44,6 +44,10 @@ public struct HostLimits: Sendable, Equatable {
     /// A connection holding fewer bytes than this is always read, whatever the others hold, so
     /// pings, lists and shard-sized requests keep flowing while large frames wait.
     public static let receiveBytesAlwaysRead = 2 << 20
+    /// Seconds a peer may send nothing in the middle of a frame while the host reads it; then the
+    /// connection is closed. A frame admitted holds its whole length of the budget: a peer that
+    /// stalls must give it back. A device sends a frame in one go, so a minute is a dead link.
+    public var stalledFrameSeconds = 60
 
     /// Bytes a peer may send before its session is accepted: the handshake messages (under 200
     /// bytes each) and nothing else, since a device waits for the welcome before its first

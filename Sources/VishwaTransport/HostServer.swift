@@ -61,7 +61,9 @@ public final class HostServer: Sendable {
                                                     staticKeyPair: staticKeyPair, logger: logger, account: account)
                     let dispatcher = RequestDispatcher(service: service, logger: logger, limits: limits, gate: gate,
                                                        account: account)
-                    try channel.pipeline.syncOperations.addHandlers([ReceiveGate(account: account), secure,
+                    let receiveGate = ReceiveGate(account: account, stallLimit: .seconds(Int64(limits.stalledFrameSeconds)),
+                                                  logger: logger)
+                    try channel.pipeline.syncOperations.addHandlers([receiveGate, secure,
                                                                      HandshakeTimeout(), dispatcher])
                 }
             }

@@ -1,3 +1,4 @@
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -121,6 +122,9 @@ final class ReceiveAccount {
         settle()
     }
 
+    /// Whether a frame (or clear record) was admitted and has not all arrived: the peer owes its bytes.
+    var frameArriving: Bool { !closed && announced > 0 && admitted >= announced }
+
     /// Whether a frame or record announced as `bytes` long can ever be held whole.
     func canEverHold(_ bytes: Int) -> Bool {
         bytes <= budget.perConnection
@@ -164,6 +168,10 @@ final class ReceiveAccount {
 /// First handler of a host connection: asks the socket for bytes only while the connection's
 /// `ReceiveAccount` allows (the back-pressure of `ReceiveBudget`), and closes the account with
 /// the connection.
+///
+/// It also closes a connection that stops sending in the middle of an admitted frame for
+/// `stallLimit` while the host is reading it: such a peer holds its frame's share of the budget
+/// (up to 64 MiB) for nothing, and a few of them would keep every other large frame out.
 final class ReceiveGate: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -171,10 +179,39 @@ final class ReceiveGate: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let account: ReceiveAccount
+    private let stallLimit: TimeAmount
+    private let logger: Logger
     private var readHeld = false
+    /// Since when the host has asked the socket for bytes and none came (nil: none asked, or some came).
+    private var waitingSince: NIODeadline?
+    private var stallCheck: RepeatedTask?
 
-    init(account: ReceiveAccount) {
+    init(account: ReceiveAccount, stallLimit: TimeAmount, logger: Logger) {
         self.account = account
+        self.stallLimit = stallLimit
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let every = TimeAmount.nanoseconds(max(stallLimit.nanoseconds / 4, 1_000_000))
+        stallCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+            let (gate, context) = bound.value
+            gate.closeIfStalled(context: context)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        waitingSince = nil
+        context.fireChannelRead(data)
+    }
+
+    private func closeIfStalled(context: ChannelHandlerContext) {
+        guard account.frameArriving, let since = waitingSince, NIODeadline.now() - since >= stallLimit else { return }
+        logger.notice("closing connection from \(context.remoteAddress?.description ?? "?"): sent nothing for \(stallLimit.nanoseconds / 1_000_000_000) s in the middle of a frame")
+        stallCheck?.cancel()
+        context.close(promise: nil)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -191,17 +228,19 @@ final class ReceiveGate: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        stallCheck?.cancel()
         account.close()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        stallCheck?.cancel()
         account.close()  // also drops `released`, which refers back to this handler
     }
 
     func read(context: ChannelHandlerContext) {
         if mayRead(context: context) {
-            context.read()
+            readFromSocket(context: context)
         } else {
             readHeld = true
         }
@@ -210,6 +249,11 @@ final class ReceiveGate: ChannelDuplexHandler {
     private func retry(context: ChannelHandlerContext) {
         guard readHeld, context.channel.isActive, mayRead(context: context) else { return }
         readHeld = false
+        readFromSocket(context: context)
+    }
+
+    private func readFromSocket(context: ChannelHandlerContext) {
+        if waitingSince == nil { waitingSince = .now() }
         context.read()
     }
 

@@ -44,6 +44,11 @@ struct Serve: AsyncParsableCommand {
         valueName: "mib"))
     var receiveBudgetMib = HostLimits().receiveBytesPerHost >> 20
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Seconds a device may send nothing in the middle of a request before its connection is closed.",
+        valueName: "seconds"))
+    var stalledFrameSeconds = HostLimits().stalledFrameSeconds
+
     @Option(name: .long, help: ArgumentHelp("Shards one vault may store; a new shard past it is refused as over quota.",
                                             valueName: "n"))
     var maxShardsPerVault = ShardStore.defaultMaxShardsPerVault
@@ -53,7 +58,8 @@ struct Serve: AsyncParsableCommand {
                               ("--handshakes-per-second", handshakesPerSecond),
                               ("--max-requests-per-vault", maxRequestsPerVault),
                               ("--max-shards-per-vault", maxShardsPerVault),
-                              ("--receive-budget-mib", receiveBudgetMib)] where value < 1 {
+                              ("--receive-budget-mib", receiveBudgetMib),
+                              ("--stalled-frame-seconds", stalledFrameSeconds)] where value < 1 {
             throw ValidationError("\(name) must be at least 1, not \(value)")
         }
     }
@@ -65,6 +71,7 @@ struct Serve: AsyncParsableCommand {
         limits.handshakesPerSecondPerAddress = handshakesPerSecond
         limits.inFlightPerVault = maxRequestsPerVault
         limits.receiveBytesPerHost = min(receiveBudgetMib, 1 << 30) << 20
+        limits.stalledFrameSeconds = min(stalledFrameSeconds, 1 << 30)
         return limits
     }
 

@@ -215,6 +215,26 @@ import Glibc
         try await connection.ping()
     }
 
+    /// A peer that stops in the middle of a large frame gives its share of the budget back: the
+    /// host closes it after `--stalled-frame-seconds`, while an idle session stays open.
+    @Test func aPeerStalledInTheMiddleOfAFrameIsClosed() async throws {
+        let scratch = Scratch("budget")
+        let host = try ShardHostProcess(in: scratch, name: "host", serveOptions: ["--stalled-frame-seconds", "2"])
+        defer { host.stop() }
+        let device = TestDevice()
+        let (connection, code) = try await device.pair(try host.invite())
+        defer { Task { await connection.close() } }
+        let stalled = try RawPeer(port: host.port)
+        try stalled.openSession(device, hostKey: code.hostKey)
+        let idle = try RawPeer(port: host.port)
+        try idle.openSession(device, hostKey: code.hostKey)
+        try stalled.send(RawPeer.clearRecordStart(clearLength: 32 << 20) + [UInt8](repeating: 0, count: 4 << 20), timeout: 10)
+        #expect(!stalled.closedByHost(within: 0.5))
+        #expect(stalled.closedByHost(within: 10))
+        #expect(!idle.closedByHost(within: 0.1))
+        try await connection.ping()
+    }
+
     @Test func aBudgetBelowOneIsRefused() throws {
         let result = try run("vishwa-shard", ["serve", "--dir", "/nonexistent", "--receive-budget-mib", "0"])
         #expect(result.status != 0)
