@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import VishwaCore
+import VishwaWire
 
 /// How much of a host one peer may use: connections and handshakes per address, requests and
 /// answer bytes per connection, requests per vault (docs/wire.md §2–3). A peer past a limit is
@@ -30,6 +31,23 @@ public struct HostLimits: Sendable, Equatable {
     /// SCRUBs running at once on the whole host; a vault runs at most one at a time. Each reads a
     /// whole vault from disk on a pool thread, so a few are enough to starve everything else.
     public var scrubsPerHost = 2
+    /// Bytes of requests the whole host holds at once, over all connections: frames still
+    /// arriving and requests received but not yet answered (`ReceiveBudget`). At the total, no
+    /// connection holding `receiveBytesAlwaysRead` or more is read until requests finish. A few
+    /// 64 MiB PUTs at once, or hundreds of shards.
+    public var receiveBytesPerHost = 256 << 20
+    /// The part of that total one connection may hold: the largest frame (a 64 MiB PUT, or a
+    /// catalog backup) and room for the next one to start arriving. A frame or clear record
+    /// announced longer than this (or than the host's total) can never be held and closes the
+    /// connection.
+    public var receiveBytesPerConnection = Frame.maxBodyLength + (1 << 20)
+    /// A connection holding fewer bytes than this is always read, whatever the others hold, so
+    /// pings, lists and shard-sized requests keep flowing while large frames wait.
+    public static let receiveBytesAlwaysRead = 2 << 20
+    /// Seconds a peer may send nothing in the middle of a frame while the host reads it; then the
+    /// connection is closed. A frame admitted holds its whole length of the budget: a peer that
+    /// stalls must give it back. A device sends a frame in one go, so a minute is a dead link.
+    public var stalledFrameSeconds = 60
 
     /// Bytes a peer may send before its session is accepted: the handshake messages (under 200
     /// bytes each) and nothing else, since a device waits for the welcome before its first

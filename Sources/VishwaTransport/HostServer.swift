@@ -35,6 +35,7 @@ public final class HostServer: Sendable {
     ) async throws -> HostServer {
         let peers = PeerLimiter(limits: limits)
         let gate = RequestGate(limits: limits)
+        let budget = ReceiveBudget(limits: limits)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -55,10 +56,15 @@ public final class HostServer: Sendable {
                     let authorize: @Sendable ([UInt8], ClientHello) async -> Authorization = { device, hello in
                         await service.authorize(device: device, hello: hello)
                     }
+                    let account = ReceiveAccount(budget: budget)
                     let secure = SecureFrameHandler(role: .responder(authorize: authorize),
-                                                    staticKeyPair: staticKeyPair, logger: logger)
-                    let dispatcher = RequestDispatcher(service: service, logger: logger, limits: limits, gate: gate)
-                    try channel.pipeline.syncOperations.addHandlers([secure, HandshakeTimeout(), dispatcher])
+                                                    staticKeyPair: staticKeyPair, logger: logger, account: account)
+                    let dispatcher = RequestDispatcher(service: service, logger: logger, limits: limits, gate: gate,
+                                                       account: account)
+                    let receiveGate = ReceiveGate(account: account, stallLimit: .seconds(Int64(limits.stalledFrameSeconds)),
+                                                  logger: logger)
+                    try channel.pipeline.syncOperations.addHandlers([receiveGate, secure,
+                                                                     HandshakeTimeout(), dispatcher])
                 }
             }
         let channel = try await bootstrap.bind(host: address.host, port: address.port).get()
@@ -103,7 +109,8 @@ final class HandshakeTimeout: ChannelInboundHandler, RemovableChannelHandler {
 /// yet taken by the socket, and the channel is writable; each then waits for its vault's permit
 /// (`RequestGate`). While anything is queued or the output is backed up, the handler stops asking
 /// the socket for more bytes (TCP back-pressure), so a peer that never reads its answers holds
-/// at most those bounds of the host's memory. It resumes as answers go out.
+/// at most those bounds of the host's memory. It resumes as answers go out. Each request's frame
+/// counts in the connection's `ReceiveAccount` from its arrival until it is answered.
 final class RequestDispatcher: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = Frame
@@ -113,15 +120,17 @@ final class RequestDispatcher: ChannelDuplexHandler {
     private let logger: Logger
     private let limits: HostLimits
     private let gate: RequestGate
+    private let account: ReceiveAccount?
     private var session: (device: [UInt8], vault: VaultID)?
-    private var queue = CircularBuffer<(id: UInt32, request: Request)>()
+    private var queue = CircularBuffer<(id: UInt32, request: Request, size: Int)>()
     private var inFlight = 0
     private var pendingAnswerBytes = 0
     private var readHeld = false
     private var flushScheduled = false
 
-    init(service: any HostService, logger: Logger, limits: HostLimits, gate: RequestGate) {
+    init(service: any HostService, logger: Logger, limits: HostLimits, gate: RequestGate, account: ReceiveAccount? = nil) {
         self.service = service
+        self.account = account
         self.logger = logger
         self.limits = limits
         self.gate = gate
@@ -149,7 +158,9 @@ final class RequestDispatcher: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        queue.append((frame.id, request))
+        let size = Frame.headerLength + frame.bodyLength
+        account?.hold(request: size)
+        queue.append((frame.id, request, size))
         startQueued(context: context)
     }
 
@@ -171,11 +182,11 @@ final class RequestDispatcher: ChannelDuplexHandler {
 
     private func startQueued(context: ChannelHandlerContext) {
         while canStart(context), let next = queue.popFirst() {
-            start(next.request, id: next.id, context: context)
+            start(next.request, id: next.id, size: next.size, context: context)
         }
     }
 
-    private func start(_ request: Request, id: UInt32, context: ChannelHandlerContext) {
+    private func start(_ request: Request, id: UInt32, size: Int, context: ChannelHandlerContext) {
         guard let session else { return }
         inFlight += 1
         let service = self.service
@@ -194,6 +205,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
         }.whenSuccess { response in
             gate.leave(session.vault, scrub: scrub)
             let (handler, context) = bound.value
+            handler.account?.release(request: size)
             handler.answer(id: id, response: response, context: context)
         }
     }

@@ -52,6 +52,9 @@ final class SecureFrameHandler: ChannelDuplexHandler {
     private var state: State
     private let logger: Logger
     private let maxFrameBody: Int
+    /// The host's receive budget for this connection (nil on a device): what `raw` and `plain`
+    /// hold counts in it.
+    private let account: ReceiveAccount?
 
     /// Raw bytes from the socket not yet forming a whole Noise message.
     private var raw = ByteBuffer()
@@ -65,8 +68,10 @@ final class SecureFrameHandler: ChannelDuplexHandler {
     private var openMessage: (start: Int, plaintext: Int)?
     private var pendingPromises: [EventLoopPromise<Void>] = []
 
-    init(role: Role, staticKeyPair: X25519KeyPair, logger: Logger, maxFrameBody: Int = Frame.maxBodyLength) {
+    init(role: Role, staticKeyPair: X25519KeyPair, logger: Logger, maxFrameBody: Int = Frame.maxBodyLength,
+         account: ReceiveAccount? = nil) {
         self.role = role
+        self.account = account
         let noiseRole: NoiseHandshake.Role
         switch role {
         case .initiator: noiseRole = .initiator
@@ -121,6 +126,7 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             break
         }
         processInbound(context: context)
+        accountBuffered(context: context)
     }
 
     /// Takes whole Noise messages off `raw` while the session can accept them.
@@ -316,6 +322,7 @@ final class SecureFrameHandler: ChannelDuplexHandler {
             write(frame: Response(status: .ok, body: ByteBuffer()).frame(id: 0), promise: nil)
             flush(context: context)
             processInbound(context: context)
+            accountBuffered(context: context)
         case .success(.reject(let reason)):
             state = .established(transport)
             write(frame: Response.failure(.unauthorized, reason).frame(id: 0), promise: nil)
@@ -495,6 +502,30 @@ final class SecureFrameHandler: ChannelDuplexHandler {
         out.writeInteger(UInt16(message.count))
         out.writeBytes(message)
         context.writeAndFlush(Self.wrapOutboundOut(out), promise: nil)
+    }
+
+    // MARK: Receive budget
+
+    /// Tells the host's receive budget what this connection buffers of frames not yet whole and
+    /// how long the frame or clear record arriving says it is. A length past the connection's
+    /// share of the budget could never be received whole: that closes the connection.
+    private func accountBuffered(context: ChannelHandlerContext) {
+        guard let account else { return }
+        if case .failed = state { return }
+        var announced = 0
+        if let frameLength = plain.getInteger(at: plain.readerIndex, as: UInt32.self) {
+            announced = 4 + Int(frameLength)
+        }
+        if case .established = state, raw.getInteger(at: raw.readerIndex, as: UInt16.self) == 0,
+           let clearLength = raw.getInteger(at: raw.readerIndex + 2, as: UInt32.self),
+           let messageLength = raw.getInteger(at: raw.readerIndex + 6, as: UInt16.self) {
+            announced = max(announced, Self.clearRecordHeader + Int(messageLength) + Int(clearLength))
+        }
+        guard account.canEverHold(announced) else {
+            fail(context: context, "a frame of \(announced) bytes is announced, more than this host's receive budget of \(account.budget.perConnection) bytes a connection")
+            return
+        }
+        account.setBuffered(raw.readableBytes + plain.readableBytes, announced: announced)
     }
 
     // MARK: Failure

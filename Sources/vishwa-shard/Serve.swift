@@ -39,6 +39,16 @@ struct Serve: AsyncParsableCommand {
                                             valueName: "n"))
     var maxRequestsPerVault = HostLimits().inFlightPerVault
 
+    @Option(name: .long, help: ArgumentHelp(
+        "MiB of requests the host holds at once, arriving or waiting to run, over all connections; past it connections are read more slowly. One connection holds at most the largest request (64 MiB) of it.",
+        valueName: "mib"))
+    var receiveBudgetMib = HostLimits().receiveBytesPerHost >> 20
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Seconds a device may send nothing in the middle of a request before its connection is closed.",
+        valueName: "seconds"))
+    var stalledFrameSeconds = HostLimits().stalledFrameSeconds
+
     @Option(name: .long, help: ArgumentHelp("Shards one vault may store; a new shard past it is refused as over quota.",
                                             valueName: "n"))
     var maxShardsPerVault = ShardStore.defaultMaxShardsPerVault
@@ -47,7 +57,9 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [("--max-connections-per-address", maxConnectionsPerAddress),
                               ("--handshakes-per-second", handshakesPerSecond),
                               ("--max-requests-per-vault", maxRequestsPerVault),
-                              ("--max-shards-per-vault", maxShardsPerVault)] where value < 1 {
+                              ("--max-shards-per-vault", maxShardsPerVault),
+                              ("--receive-budget-mib", receiveBudgetMib),
+                              ("--stalled-frame-seconds", stalledFrameSeconds)] where value < 1 {
             throw ValidationError("\(name) must be at least 1, not \(value)")
         }
     }
@@ -58,6 +70,8 @@ struct Serve: AsyncParsableCommand {
         limits.connectionsPerAddress = maxConnectionsPerAddress
         limits.handshakesPerSecondPerAddress = handshakesPerSecond
         limits.inFlightPerVault = maxRequestsPerVault
+        limits.receiveBytesPerHost = min(receiveBudgetMib, 1 << 30) << 20
+        limits.stalledFrameSeconds = min(stalledFrameSeconds, 1 << 30)
         return limits
     }
 

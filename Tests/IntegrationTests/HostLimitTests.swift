@@ -99,6 +99,32 @@ import Glibc
         #expect(!later.closedByHost(within: 0.5))
     }
 
+    /// 24 connections from four addresses each start a 64 MiB PUT, half as a clear record and
+    /// half as encrypted messages, send most of it and stall. Without a host-wide receive budget
+    /// the host holds every partial frame (about 1.4 GiB); with it (256 MiB) it stops reading them.
+    @Test func manyStalledLargeFramesCannotGrowTheHost() async throws {
+        let setup = try await Setup()
+        var peers: [RawPeer] = []
+        for address in ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"] {
+            for _ in 0..<6 {
+                let peer = try RawPeer(port: setup.host.port, from: address)
+                try peer.openSession(setup.attacker, hostKey: setup.code.hostKey)
+                peers.append(peer)
+            }
+        }
+        let pump = LargeFramePump(peers: peers, bytesEach: 60 << 20)
+        pump.start()
+        let peak = try await setup.watch(for: 8)
+        pump.stop()
+        print("attackers sent \(pump.sent >> 20) MiB in all")
+        #expect(peak < Self.largeFrameRSSBound, "host RSS reached \(peak >> 20) MiB")
+        #expect(setup.host.isRunning)
+    }
+
+    /// What the host may hold while stalled large frames arrive: its 256 MiB receive budget, a
+    /// few MiB a connection always read, and the idle host.
+    static let largeFrameRSSBound = 420 << 20
+
     /// 32 SCRUBs over two connections of one vault: they run one at a time, and neither the
     /// disk pool nor authorization is taken from other devices.
     @Test func manyScrubsDoNotStarveOtherDevices() async throws {
@@ -150,6 +176,141 @@ import Glibc
         let result = try run("vishwa-shard", ["serve", "--dir", "/nonexistent", "--max-requests-per-vault", "0"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("--max-requests-per-vault must be at least 1, not 0"), "\(result.stderr)")
+    }
+}
+
+/// The receive budget as an honest device and an operator see it.
+@Suite(.ownThreads, .timeLimit(.minutes(3))) struct ReceiveBudgetTests {
+    /// Six 24 MiB PUTs at once over two connections, against a budget of 40 MiB: they wait for
+    /// room (back-pressure) and all succeed.
+    @Test func largePutsPastTheBudgetWaitAndSucceed() async throws {
+        let scratch = Scratch("budget")
+        let host = try ShardHostProcess(in: scratch, name: "host", serveOptions: ["--receive-budget-mib", "40"])
+        defer { host.stop() }
+        let device = TestDevice()
+        let (first, code) = try await device.pair(try host.invite())
+        let second = try await device.connect(code)
+        defer { Task { await first.close(); await second.close() } }
+        let shards = (0..<6).map { _ in (randomID(), largeShard(24 << 20)) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (n, (id, shard)) in shards.enumerated() {
+                let connection = n % 2 == 0 ? first : second
+                group.addTask { try await connection.put(id, shard) }
+            }
+            try await group.waitForAll()
+        }
+        for (id, shard) in shards {
+            #expect(try await first.get(id) == shard)
+        }
+    }
+
+    /// A budget smaller than a frame a peer announces: the host closes that connection at once.
+    @Test func aFrameThatCanNeverFitClosesTheConnection() async throws {
+        let scratch = Scratch("budget")
+        let host = try ShardHostProcess(in: scratch, name: "host", serveOptions: ["--receive-budget-mib", "8"])
+        defer { host.stop() }
+        let device = TestDevice()
+        let (connection, code) = try await device.pair(try host.invite())
+        defer { Task { await connection.close() } }
+        let peer = try RawPeer(port: host.port)
+        try peer.openSession(device, hostKey: code.hostKey)
+        try peer.send(RawPeer.clearRecordStart(clearLength: 16 << 20), timeout: 5)
+        #expect(peer.closedByHost(within: 5))
+        try await connection.ping()
+    }
+
+    /// A peer that stops in the middle of a large frame gives its share of the budget back: the
+    /// host closes it after `--stalled-frame-seconds`, while an idle session stays open.
+    @Test func aPeerStalledInTheMiddleOfAFrameIsClosed() async throws {
+        let scratch = Scratch("budget")
+        let host = try ShardHostProcess(in: scratch, name: "host", serveOptions: ["--stalled-frame-seconds", "2"])
+        defer { host.stop() }
+        let device = TestDevice()
+        let (connection, code) = try await device.pair(try host.invite())
+        defer { Task { await connection.close() } }
+        let stalled = try RawPeer(port: host.port)
+        try stalled.openSession(device, hostKey: code.hostKey)
+        let idle = try RawPeer(port: host.port)
+        try idle.openSession(device, hostKey: code.hostKey)
+        try stalled.send(RawPeer.clearRecordStart(clearLength: 32 << 20) + [UInt8](repeating: 0, count: 4 << 20), timeout: 10)
+        #expect(!stalled.closedByHost(within: 0.5))
+        #expect(stalled.closedByHost(within: 10))
+        #expect(!idle.closedByHost(within: 0.1))
+        try await connection.ping()
+    }
+
+    @Test func aBudgetBelowOneIsRefused() throws {
+        let result = try run("vishwa-shard", ["serve", "--dir", "/nonexistent", "--receive-budget-mib", "0"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--receive-budget-mib must be at least 1, not 0"), "\(result.stderr)")
+    }
+}
+
+/// `size` bytes: a random 64 KiB block repeated (random bytes one at a time take too long here).
+func largeShard(_ size: Int) -> ByteBuffer {
+    let block = randomShard(64 << 10)
+    var buffer = ByteBuffer()
+    buffer.reserveCapacity(size)
+    while buffer.readableBytes < size {
+        buffer.writeImmutableBuffer(block.getSlice(at: 0, length: min(block.readableBytes, size - buffer.readableBytes))!)
+    }
+    return buffer
+}
+
+/// Sends the start of a 64 MiB PUT on each of `peers`, `bytesEach` of it, then stops sending
+/// (never completing it): even peers as a clear record, odd peers as encrypted transport
+/// messages. Runs on a thread of its own, never blocking on one socket.
+final class LargeFramePump: @unchecked Sendable {
+    private let peers: [RawPeer]
+    private let bytesEach: Int
+    private let stopped = Mutex(false)
+    private let total = Mutex(0)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(peers: [RawPeer], bytesEach: Int) {
+        self.peers = peers
+        self.bytesEach = bytesEach
+    }
+
+    var sent: Int { total.withLock { $0 } }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            run()
+            done.signal()
+        }
+    }
+
+    func stop() {
+        stopped.withLock { $0 = true }
+        done.wait()
+    }
+
+    private func run() {
+        var pending: [[UInt8]] = peers.indices.map { $0 % 2 == 0 ? RawPeer.clearRecordStart(clearLength: 64 << 20) : [] }
+        var produced = [Int](repeating: 0, count: peers.count)
+        var offsets = [Int](repeating: 0, count: peers.count)
+        let deadline = Date().addingTimeInterval(60)
+        while !stopped.withLock({ $0 }), Date() < deadline {
+            var fds = peers.map { pollfd(fd: $0.fd, events: Int16(POLLOUT), revents: 0) }
+            guard poll(&fds, nfds_t(fds.count), 100) > 0 else { continue }
+            for n in peers.indices where fds[n].revents & Int16(POLLOUT) != 0 {
+                if offsets[n] == pending[n].count {
+                    guard produced[n] < bytesEach else { continue }
+                    pending[n] = n % 2 == 0 ? [UInt8](repeating: 0, count: 1 << 20)
+                                            : peers[n].encryptedPutPart(first: produced[n] == 0)
+                    offsets[n] = 0
+                    produced[n] += 1 << 20
+                }
+                let count = pending[n][offsets[n]...].withUnsafeBytes {
+                    Glibc.send(peers[n].fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                }
+                if count > 0 {
+                    offsets[n] += count
+                    total.withLock { $0 += count }
+                }
+            }
+        }
     }
 }
 
@@ -300,6 +461,38 @@ final class RawPeer: @unchecked Sendable {
 
     static func prefixed(_ message: [UInt8]) -> [UInt8] {
         [UInt8(message.count >> 8), UInt8(message.count & 0xff)] + message
+    }
+
+    /// The start of a clear record (docs/wire.md §1.1) announcing `clearLength` clear bytes, with
+    /// a Noise message of 32 bytes that is never checked: the record is never completed.
+    static func clearRecordStart(clearLength: Int) -> [UInt8] {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt16(0))
+        buffer.writeInteger(UInt32(clearLength))
+        buffer.writeInteger(UInt16(32))
+        buffer.writeRepeatingByte(0x5a, count: 32)
+        return Array(buffer.readableBytesView)
+    }
+
+    /// About 1 MiB of a 64 MiB PUT frame as encrypted transport messages; the frame's header
+    /// comes `first`.
+    func encryptedPutPart(first: Bool) -> [UInt8] {
+        var plaintext = [UInt8](repeating: 0, count: 16 * NoiseTransport.maxPlaintextLength)
+        if first {
+            let header = Self.frame(id: 1, code: Operation.put.rawValue, body: [])
+            let length = UInt32(5 + (64 << 20))
+            plaintext.replaceSubrange(0..<9, with: [UInt8(length >> 24), UInt8(length >> 16 & 0xff),
+                                                    UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + header[4..<9])
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(plaintext.count + 16 * 18)
+        var start = 0
+        while start < plaintext.count {
+            let end = start + NoiseTransport.maxPlaintextLength
+            out += Self.prefixed((try? transport!.encrypt(Array(plaintext[start..<end]))) ?? [])
+            start = end
+        }
+        return out
     }
 
     /// Sends `plaintext` as transport messages, as many as it takes.

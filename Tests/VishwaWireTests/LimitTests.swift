@@ -79,3 +79,63 @@ import VishwaCore
 final class Flag: Sendable {
     let value = Atomic<Bool>(false)
 }
+
+/// The host's receive budget, driven directly as two connections' handlers would.
+@Suite struct ReceiveBudgetUnitTests {
+    /// Two frames of 24 MiB in a 40 MiB budget: the first is admitted whole, the second waits
+    /// (without holding any of the budget for its body) and is woken once the first's request
+    /// is answered. Neither waits on the other.
+    @Test func aFrameIsAdmittedWholeAndTheNextWaitsForRoom() {
+        var limits = HostLimits()
+        limits.receiveBytesPerHost = 40 << 20
+        let budget = ReceiveBudget(limits: limits)
+        let first = ReceiveAccount(budget: budget), second = ReceiveAccount(budget: budget)
+        let woken = Mutex(0)
+        let wake: @Sendable () -> Void = { woken.withLock { $0 += 1 } }
+
+        first.setBuffered(64 << 10, announced: 24 << 20)
+        second.setBuffered(64 << 10, announced: 24 << 20)
+        let firstReads = first.mayRead(wake: wake)
+        #expect(firstReads)
+        #expect(budget.used == (24 << 20) + (64 << 10))
+        let secondReadsAtOnce = second.mayRead(wake: wake)
+        #expect(!secondReadsAtOnce)
+
+        // The first frame arrives whole and goes to the dispatcher: still 24 MiB held.
+        first.hold(request: 24 << 20)
+        first.setBuffered(0, announced: 0)
+        #expect(budget.used == (24 << 20) + (64 << 10))
+        let secondReadsBeside = second.mayRead(wake: wake)
+        #expect(!secondReadsBeside)
+        #expect(woken.withLock { $0 } >= 1)  // woken by the first's bytes going back; still no room
+
+        first.release(request: 24 << 20)
+        #expect(budget.used == 64 << 10)
+        let secondReads = second.mayRead(wake: wake)
+        #expect(secondReads)
+        #expect(budget.used == 24 << 20)
+        second.close()
+        first.close()
+        #expect(budget.used == 0)
+    }
+
+    /// Small frames are always read, whatever the others hold; a frame longer than a
+    /// connection's share can never be held.
+    @Test func smallFramesAlwaysReadAndOversizedOnesNeverFit() {
+        var limits = HostLimits()
+        limits.receiveBytesPerHost = 8 << 20
+        let budget = ReceiveBudget(limits: limits)
+        let big = ReceiveAccount(budget: budget), small = ReceiveAccount(budget: budget)
+        big.setBuffered(0, announced: 8 << 20)
+        let bigReads = big.mayRead(wake: {})
+        #expect(bigReads)
+        small.setBuffered(100, announced: 100_000)
+        let smallReads = small.mayRead(wake: {})
+        #expect(smallReads)
+        #expect(!big.canEverHold((8 << 20) + 1))
+        #expect(big.canEverHold(8 << 20))
+        big.close()
+        small.close()
+        #expect(budget.used == 0)
+    }
+}
