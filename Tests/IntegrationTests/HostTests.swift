@@ -222,7 +222,7 @@ import VishwaWire
             }
         }
         // Kill once a fair number of PUTs are acknowledged (and more are in flight), however slow the machine.
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(120)
         while await acknowledged.entries.count < 20 && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -29,7 +29,13 @@ import VishwaWire
             $0.stat = StatReply(capacityBytes: .max, freeBytes: .max, usedBytes: .max, shardCount: .max,
                                 quotaBytes: .max - 1, version: "liar")
         }
-        let added = try run("vishwa", ["host", "add", "--home", home, liar.code])
+        // The liar is served inside this test process: on a machine overloaded by the other
+        // suites starting, its handshake may miss the client's 10 s limit once; that is not
+        // what this test is about, so a timed-out attempt is made again.
+        var added = try run("vishwa", ["host", "add", "--home", home, liar.code])
+        for _ in 0..<2 where added.status != 0 && added.stderr.contains("timed out") {
+            added = try run("vishwa", ["host", "add", "--home", home, liar.code])
+        }
         #expect(added.status == 0, "host add ended with \(added.status): \(added.stderr)")
         #expect(added.stderr.contains("faulty"), "\(added.stderr)")
 
