@@ -1,8 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import VishwaCatalog
 
 /// The catalog's record of its own backups: which shards each generation has, which are old.
+@Suite(.ownThreads)
 struct BackupBookkeepingTests {
     @Test func shardsOfGenerationsOlderThanTheNewestFiveStoredAreQueuedForGC() throws {
         let temp = try NamespaceTests.TempCatalog()

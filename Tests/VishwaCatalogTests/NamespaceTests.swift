@@ -1,8 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import VishwaCatalog
 
 /// The mount's namespace in the catalog, without FUSE: one temporary database per test.
+@Suite(.ownThreads)
 struct NamespaceTests {
     final class TempCatalog {
         let directory = NSTemporaryDirectory() + "vishwa-catalog-" + UUID().uuidString.prefix(8)

@@ -3,6 +3,7 @@ import Testing
 @testable import VishwaCatalog
 
 /// Placement as a pure function (docs/architecture.md §3): no I/O, fixed seeds, so every run is reproducible.
+@Suite(.ownThreads)
 struct PlacementTests {
     static let shard = 1 << 20
     static let codings: [(k: Int, m: Int)] = [(6, 4), (4, 2), (10, 4), (1, 1), (2, 0), (3, 3)]

@@ -1,9 +1,11 @@
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 @testable import VishwaCatalog
 
 /// How the catalog's tables are laid out on disk, and that migrations bring old catalogs along.
+@Suite(.ownThreads)
 struct SchemaTests {
     static let me = Creator(uid: 1000, gid: 1000, permissions: 0o644)
 

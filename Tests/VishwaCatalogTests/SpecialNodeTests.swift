@@ -1,9 +1,11 @@
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 @testable import VishwaCatalog
 
 /// FIFOs, sockets and device nodes are catalog rows with a type and a device number.
+@Suite(.ownThreads)
 struct SpecialNodeTests {
     static let me = Creator(uid: 1000, gid: 1000, permissions: 0o640)
 

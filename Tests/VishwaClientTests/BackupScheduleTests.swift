@@ -1,9 +1,10 @@
+import TestSupport
 import Testing
 import VishwaClient
 
 /// The mount's catalog backups: after a burst of changes ends, not in its middle; at most once
 /// per interval; at least once per interval while changes go on; and at unmount.
-@Suite struct BackupScheduleTests {
+@Suite(.ownThreads) struct BackupScheduleTests {
     /// The backup loop's side: a look every few seconds at the change count (a class, so that
     /// `#expect` can call it).
     final class Loop {

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import TestSupport
 import Testing
 import VishwaCodec
 import VishwaCore
@@ -9,7 +10,7 @@ import VishwaWire
 @testable import VishwaClient
 
 /// What hosts send is checked before it is used: STAT figures, catalog backup blobs.
-@Suite struct HostInputTests {
+@Suite(.ownThreads) struct HostInputTests {
     @Test func statFiguresAreClampedAndNonsenseIsNamed() {
         let absurd = HostFigures(StatReply(capacityBytes: .max, freeBytes: .max, usedBytes: .max, shardCount: .max,
                                            quotaBytes: .max - 1, version: "x"))

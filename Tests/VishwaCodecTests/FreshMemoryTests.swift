@@ -1,11 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TestSupport
 import Testing
 import VishwaCore
 
 /// `FreshMemory.prepare` maps a fresh buffer's pages before they are written, and changes nothing
 /// a caller can see otherwise.
+@Suite(.ownThreads)
 struct FreshMemoryTests {
     /// Pages of `region` the kernel has mapped (mincore).
     static func residentPages(_ region: UnsafeMutableRawPointer, _ length: Int) -> Int {

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import VishwaCore
 import VishwaCrypto
@@ -6,7 +7,7 @@ import VishwaCrypto
 /// Pins shard formats byte for byte (docs/format.md §2): version 3 as written for file chunks,
 /// version 2 as written without a seal id, version 1 as still read. If one of these fails, the
 /// format changed: that breaks every stored shard. Add a new format version instead of editing these.
-@Suite struct KnownAnswerTests {
+@Suite(.ownThreads) struct KnownAnswerTests {
     /// The seal id of the format 3 vectors (Fixtures/independent_encoder.py uses the same).
     static let seal = SealID(hex: "5e5e5e5e00112233445566778899aabb")!
 

@@ -1,10 +1,11 @@
 import PropertyBased
+import TestSupport
 import Testing
 import VishwaCore
 import VishwaCrypto
 @testable import VishwaCodec
 
-@Suite struct CodecPropertyTests {
+@Suite(.ownThreads) struct CodecPropertyTests {
     @Test func anyKOfNShardsDecode() async {
         await propertyCheck(count: 150, input: Gen.int(in: 1...16), Gen.int(in: 0...10), Gen.int(in: 0...20_000),
                             Gen.uint64()) { k, m, size, seed in

@@ -1,9 +1,10 @@
+import TestSupport
 import Testing
 import VishwaCore
 import VishwaCrypto
 @testable import VishwaCodec
 
-@Suite struct RoundTripTests {
+@Suite(.ownThreads) struct RoundTripTests {
     static let chunkSize = 4 << 20
 
     /// Sizes around every boundary of the default 6+4 over 4 MiB: sizes above one chunk are cut into chunks.

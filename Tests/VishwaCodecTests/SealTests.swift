@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import VishwaCore
 import VishwaCrypto
@@ -6,7 +7,7 @@ import VishwaCrypto
 /// Two encodings of one chunk under the same version (a chunk sealed, then rewritten before the
 /// file is closed) must never mix: each seal has its own seal id, bound into every tag, so a
 /// shard of the first encoding offered for the second is an erasure (docs/format.md §2).
-@Suite struct SealTests {
+@Suite(.ownThreads) struct SealTests {
     let codec = ShardCodec(parameters: parameters(6, 4, chunk: 256 << 10))
     let first = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
     let second = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ 5) }

@@ -1,9 +1,10 @@
+import TestSupport
 import Testing
 import VishwaCore
 import VishwaCrypto
 @testable import VishwaCodec
 
-@Suite struct TamperTests {
+@Suite(.ownThreads) struct TamperTests {
     let codec = ShardCodec(parameters: parameters(6, 4, chunk: 4096))
     let chunk = (0..<600).map { UInt8(truncatingIfNeeded: $0 &* 31) }
 

@@ -1,10 +1,11 @@
+import TestSupport
 import Testing
 import VishwaCore
 @testable import VishwaCrypto
 
 /// Known answers computed independently with Python (hashlib, PyNaCl); they pin our wrappers'
 /// argument order and lengths, not libsodium itself.
-@Suite struct PrimitiveTests {
+@Suite(.ownThreads) struct PrimitiveTests {
     @Test func blake2bMatchesPythonHashlib() {
         #expect(Hex.encode(BLAKE2b.hash(Array("abc".utf8), length: 32))
                 == "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319")

@@ -60,7 +60,7 @@ func isalEncode(_ code: ReedSolomon, data: [[UInt8]]) -> [[UInt8]] {
     return pieces
 }
 
-@Suite struct ReedSolomonTests {
+@Suite(.ownThreads) struct ReedSolomonTests {
     @Test(arguments: [(1, 0), (1, 1), (2, 1), (3, 2), (6, 4), (10, 4), (16, 16), (200, 55)])
     func generatorMatchesReferenceCauchyMatrix(k: Int, m: Int) {
         let code = ReedSolomon(k: k, m: m)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Testing
 import VishwaCatalog
 import VishwaClient
@@ -8,7 +9,7 @@ import VishwaFS
 import VishwaVault
 
 /// statfs sums what hosts reported: the sum saturates, whatever the catalog holds.
-@Suite struct CapacityTests {
+@Suite(.ownThreads) struct CapacityTests {
     @Test func hugeHostFiguresSaturateInsteadOfTrapping() async throws {
         let dir = NSTemporaryDirectory() + "vishwa-capacity-" + UUID().uuidString.prefix(8)
         defer { try? FileManager.default.removeItem(atPath: dir) }

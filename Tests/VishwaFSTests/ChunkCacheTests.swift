@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import VishwaFS
 
@@ -5,7 +6,7 @@ private func key(_ index: Int, file: UInt8 = 1, version: UInt64 = 1) -> ChunkKey
     ChunkKey(fileID: [file], version: version, index: index)
 }
 
-@Suite struct ChunkCacheTests {
+@Suite(.ownThreads) struct ChunkCacheTests {
     @Test func evictsTheLeastRecentlyUsedToStayWithinItsBudget() {
         let cache = ChunkCache(capacityBytes: 30)
         cache.put(key(0), [UInt8](repeating: 0, count: 10))
@@ -59,7 +60,7 @@ private func key(_ index: Int, file: UInt8 = 1, version: UInt64 = 1) -> ChunkKey
     }
 }
 
-@Suite struct ReadAheadTests {
+@Suite(.ownThreads) struct ReadAheadTests {
     @Test func aLoneReadFetchesItsBytesAShortRunASpanAndAStreamWholeChunks() {
         var detector = ReadAheadDetector(chunkSize: 100, window: 2, span: 80, largeRead: 60, wholeAfter: 120)
         #expect(detector.record(offset: 0, length: 50, fileSize: 1000) == .exact)

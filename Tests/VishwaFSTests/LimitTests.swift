@@ -1,10 +1,11 @@
+import TestSupport
 import Testing
 import VishwaCore
 @testable import VishwaFS
 
 /// The arithmetic on offsets, sizes and times that come from local users: at the edges of what
 /// the kernel passes on (offsets up to 2^63 - 1, times of any year), nothing traps.
-@Suite struct LimitTests {
+@Suite(.ownThreads) struct LimitTests {
     @Test func timesOutsideTheCatalogsRangeAreRefusedOrClamped() {
         #expect(FileLimits.nanoseconds(seconds: 0, nanoseconds: 5) == 5)
         #expect(FileLimits.nanoseconds(seconds: -1, nanoseconds: 500_000_000) == -500_000_000)

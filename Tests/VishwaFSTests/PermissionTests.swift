@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import VishwaCatalog
 import VishwaFS
@@ -13,7 +14,7 @@ private func caller(_ uid: UInt32, _ gid: UInt32 = 1000, groups: [UInt32] = []) 
 
 /// The checks the daemon makes on a mount without default_permissions, against what the
 /// kernel's generic_permission and setattr_prepare decide.
-@Suite struct PermissionTests {
+@Suite(.ownThreads) struct PermissionTests {
     @Test func onlyTheOwnersBitsApplyToTheOwner() {
         let file = node(0o077)  // nothing for the owner, everything for the others
         #expect(!file.allows(.read, to: caller(1000)))

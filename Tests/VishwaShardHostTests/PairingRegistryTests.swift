@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import VishwaCore
 import VishwaCrypto
@@ -7,7 +8,7 @@ import VishwaTransport
 import VishwaWire
 
 /// The registry's rules for who may pair for a vault id, and for unpairing.
-@Suite struct PairingRegistryTests {
+@Suite(.ownThreads) struct PairingRegistryTests {
     let dir: String
     let registry: PairingRegistry
     let hostKey = X25519KeyPair.generate().publicKey

@@ -1,9 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 import VishwaCore
 @testable import VishwaShardStore
 
-@Suite struct BackupTests {
+@Suite(.ownThreads) struct BackupTests {
     @Test func keepsOnlyTheNewestFiveAndGetsTheNewestByDefault() throws {
         try withTemporaryDirectory { dir in
             let store = try openStore(dir)

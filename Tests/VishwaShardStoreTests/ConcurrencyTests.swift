@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import TestSupport
 import Testing
 import VishwaCore
 @testable import VishwaShardStore
@@ -11,7 +12,7 @@ import VishwaCore
 ///     …
 ///     then:      every shard reads back whole as one of the versions written,
 ///                and usage equals what a fresh store counts on disk.
-@Suite struct ConcurrencyTests {
+@Suite(.ownThreads) struct ConcurrencyTests {
     /// A shard's content for `version`: its size and bytes both depend on id and version, so a
     /// reader can tell a whole version from a torn mix.
     static func content(_ id: ShardID, _ version: Int) -> [UInt8] {

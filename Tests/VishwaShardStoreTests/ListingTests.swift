@@ -1,8 +1,9 @@
+import TestSupport
 import Testing
 import VishwaCore
 @testable import VishwaShardStore
 
-@Suite struct ListingTests {
+@Suite(.ownThreads) struct ListingTests {
     @Test func hasDeleteAndPagedListAcrossAThousandShards() throws {
         try withTemporaryDirectory { dir in
             let store = try openStore(dir)

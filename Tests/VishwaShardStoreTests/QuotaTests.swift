@@ -1,12 +1,13 @@
 import Dispatch
 import Synchronization
+import TestSupport
 import Testing
 import VishwaCore
 @testable import VishwaShardStore
 
 /// A tenant trying to use more of a host than its quota lets it: tiny shards, empty shards, more
 /// shards than the host allows, and races between writers and deleters of one shard.
-@Suite struct QuotaTests {
+@Suite(.ownThreads) struct QuotaTests {
     @Test func everyFileCostsAtLeastOneBlock() {
         #expect(ShardStore.charge(payloadSize: 1) == 4096)
         #expect(ShardStore.charge(payloadSize: 4088) == 4096)

@@ -1,7 +1,8 @@
+import TestSupport
 import Testing
 @testable import VishwaShardStore
 
-@Suite struct ShardIDTests {
+@Suite(.ownThreads) struct ShardIDTests {
     @Test func roundTripsThroughLowercaseHex() throws {
         let bytes: [UInt8] = (0..<16).map { UInt8($0 * 17) }
         let id = try #require(ShardID(bytes: bytes))

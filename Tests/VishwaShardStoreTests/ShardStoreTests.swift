@@ -1,9 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 import VishwaCore
 @testable import VishwaShardStore
 
-@Suite struct ShardStoreTests {
+@Suite(.ownThreads) struct ShardStoreTests {
     @Test func putThenGetReturnsTheBytesAndAnyRangeOfThem() throws {
         try withTemporaryDirectory { dir in
             let store = try openStore(dir)

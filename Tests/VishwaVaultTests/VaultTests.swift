@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import VishwaCrypto
 @testable import VishwaVault
@@ -15,7 +16,7 @@ final class TempDirectory {
 
 let fastPassphrase = KeyProtection.passphrase(Array("correct horse".utf8), cost: .interactive)
 
-@Suite struct VaultTests {
+@Suite(.ownThreads) struct VaultTests {
     @Test func createsAndReopensAPassphraseVault() throws {
         let dir = TempDirectory()
         let vault = try Vault.create(in: dir.home, protection: fastPassphrase)
