@@ -8,12 +8,7 @@ import Testing
     @Test func fsckFindsAndRepairsDeletedAndCorruptShards() throws {
         let scratch = Scratch("fsck")
         let home = try makeVault(in: scratch)
-        var hosts: [ShardHostProcess] = []
-        for i in 0..<5 {
-            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
-            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
-            hosts.append(host)
-        }
+        let hosts = try pairedHosts(5, in: scratch, home: home)
         let local = scratch.path + "/f"
         let data = Data((0..<((4 << 20) + 999)).map { UInt8(truncatingIfNeeded: $0 &* 17) })
         try data.write(to: URL(fileURLWithPath: local))
@@ -60,12 +55,7 @@ import Testing
     @Test func removingAHostMovesItsShardsFirst() throws {
         let scratch = Scratch("remove")
         let home = try makeVault(in: scratch)
-        var hosts: [ShardHostProcess] = []
-        for i in 0..<6 {
-            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
-            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
-            hosts.append(host)
-        }
+        let hosts = try pairedHosts(6, in: scratch, home: home)
         let local = scratch.path + "/f"
         let data = Data((0..<(9 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 29) })
         try data.write(to: URL(fileURLWithPath: local))

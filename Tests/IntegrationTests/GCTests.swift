@@ -8,12 +8,7 @@ import Testing
     @Test func gcShrinksStoresToWhatLiveVersionsNeed() throws {
         let scratch = Scratch("gc")
         let home = try makeVault(in: scratch)
-        var hosts: [ShardHostProcess] = []
-        for i in 0..<3 {
-            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
-            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
-            hosts.append(host)
-        }
+        let hosts = try pairedHosts(3, in: scratch, home: home)
         func shardCount() -> Int { hosts.map { files(under: $0.dir + "/store/vaults").count }.reduce(0, +) }
 
         let keep = scratch.path + "/keep"

@@ -18,12 +18,8 @@ import VishwaWire
     @Test func aHostAnsweringNonsenseIsMarkedFaultyAndCrashesNothing() async throws {
         let scratch = Scratch("liar-stat")
         let home = try makeVault(in: scratch)
-        var hosts: [ShardHostProcess] = []
-        for i in 0..<2 {
-            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
-            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
-            hosts.append(host)
-        }
+        let hosts = try pairedHosts(2, in: scratch, home: home)
+        defer { withExtendedLifetime(hosts) {} }  // the hosts serve until the test ends
         let liar = try await LyingHost.start()
         liar.service.state.withLock {
             $0.stat = StatReply(capacityBytes: .max, freeBytes: .max, usedBytes: .max, shardCount: .max,
@@ -72,15 +68,10 @@ import VishwaWire
 
     @Test func recoveryTakesTheNewestGenerationWhateverOneHostServes() async throws {
         let scratch = Scratch("liar-backup")
-        let home = scratch.path + "/home"
-        let created = try run("vishwa", ["init", "--home", home, "--no-passphrase", "--json"])
-        let code = try #require((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["recovery_code"] as? String)
-        var hosts: [ShardHostProcess] = []
-        for i in 0..<2 {
-            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
-            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
-            hosts.append(host)
-        }
+        let home = try makeVault(in: scratch)
+        let code = try recoveryCode(ofVaultAt: home)
+        let hosts = try pairedHosts(2, in: scratch, home: home)
+        defer { withExtendedLifetime(hosts) {} }  // the hosts serve until the test ends
         let liar = try await LyingHost.start()
         #expect(try run("vishwa", ["host", "add", "--home", home, liar.code]).status == 0)
 

@@ -183,3 +183,22 @@ func makeVault(in scratch: Scratch, name: String = "home") throws -> String {
 /// Whether two byte strings are equal. Large files go through this rather than straight into
 /// `#expect(a == b)`: on failure, Swift Testing diffs both operands, which takes minutes for megabytes.
 func sameBytes(_ a: Data?, _ b: Data?) -> Bool { a == b }
+
+/// The recovery code `makeVault` saw `vishwa init` print.
+func recoveryCode(ofVaultAt home: String) throws -> String {
+    let printed = try Data(contentsOf: URL(fileURLWithPath: home + ".init.json"))
+    guard let code = (try JSONSerialization.jsonObject(with: printed) as? [String: Any])?["recovery_code"] as? String else {
+        throw TestFailure("vishwa init printed no recovery code")
+    }
+    return code
+}
+
+/// `count` new hosts in `scratch`, each paired with the vault at `home` through `vishwa host add`.
+func pairedHosts(_ count: Int, in scratch: Scratch, home: String) throws -> [ShardHostProcess] {
+    try (0..<count).map { i in
+        let host = try ShardHostProcess(in: scratch, name: "h\(i)")
+        let added = try run("vishwa", ["host", "add", "--home", home, try host.invite()])
+        guard added.status == 0 else { throw TestFailure("host add: \(added.stderr)") }
+        return host
+    }
+}

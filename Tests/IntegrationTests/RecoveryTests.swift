@@ -9,15 +9,9 @@ import Glibc
 @Suite(.ownThreads, .serialized, .timeLimit(.minutes(10))) struct RecoveryTests {
     @Test func aDeletedHomeIsRebuiltFromTheRecoveryCodeAndOneHost() throws {
         let scratch = Scratch("recover")
-        let home = scratch.path + "/home"
-        let created = try run("vishwa", ["init", "--home", home, "--no-passphrase", "--json"])
-        let code = try #require((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["recovery_code"] as? String)
-        var hosts: [ShardHostProcess] = []
-        for i in 0..<4 {
-            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
-            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
-            hosts.append(host)
-        }
+        let home = try makeVault(in: scratch)
+        let code = try recoveryCode(ofVaultAt: home)
+        let hosts = try pairedHosts(4, in: scratch, home: home)
         var files: [String: Data] = [:]
         for (i, size) in [0, 1000, (4 << 20) + 7, 9 << 20].enumerated() {
             let local = scratch.path + "/f\(i)"
@@ -76,15 +70,9 @@ import Glibc
     /// generations hosts no longer keep are deleted by gc.
     @Test func aBackupOfManyChunksRoundTripsAndOldGenerationsAreCollected() throws {
         let scratch = Scratch("chunked")
-        let home = scratch.path + "/home"
-        let created = try run("vishwa", ["init", "--home", home, "--no-passphrase", "--json"])
-        let code = try #require((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["recovery_code"] as? String)
-        var hosts: [ShardHostProcess] = []
-        for i in 0..<3 {
-            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
-            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
-            hosts.append(host)
-        }
+        let home = try makeVault(in: scratch)
+        let code = try recoveryCode(ofVaultAt: home)
+        let hosts = try pairedHosts(3, in: scratch, home: home)
         var uploaded: [String: Data] = [:]
         for i in 0..<20 {
             let local = scratch.path + "/file\(i)"
@@ -134,12 +122,7 @@ import Glibc
     @Test func aFailedBackupShowsInStatus() throws {
         let scratch = Scratch("backup-fails")
         let home = try makeVault(in: scratch)
-        var hosts: [ShardHostProcess] = []
-        for i in 0..<2 {
-            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
-            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
-            hosts.append(host)
-        }
+        let hosts = try pairedHosts(2, in: scratch, home: home)
         hosts[1].stop()
         #expect(try run("vishwa", ["backup", "--home", home]).status != 0)
         let failing = try run("vishwa", ["status", "--home", home])
@@ -158,12 +141,7 @@ import Glibc
     @Test func anInterruptedUploadLeavesTheOldVersionWhole() throws {
         let scratch = Scratch("interrupt")
         let home = try makeVault(in: scratch)
-        var hosts: [ShardHostProcess] = []
-        for i in 0..<3 {
-            let host = try ShardHostProcess(in: scratch, name: "h\(i)")
-            #expect(try run("vishwa", ["host", "add", "--home", home, try host.invite()]).status == 0)
-            hosts.append(host)
-        }
+        let hosts = try pairedHosts(3, in: scratch, home: home)
         let local = scratch.path + "/big"
         let old = Data((0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
         try old.write(to: URL(fileURLWithPath: local))
