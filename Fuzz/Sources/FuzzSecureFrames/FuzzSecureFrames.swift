@@ -30,7 +30,7 @@ import VishwaWire
 /// - what the device then sends back (`echo`) reads, as wire.md says, as exactly the frames it sent.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSecureFrames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    var script = FrameScript(Array(UnsafeBufferPointer(start: data, count: size)))
+    var script = InputReader(Array(UnsafeBufferPointer(start: data, count: size)))
     let settings = script.byte()
     let maxBody = [64, 1024, 70_000, Frame.maxBodyLength][Int(settings & 3)]
     let pieces = [0, 1, 7, 1000][Int(settings >> 2 & 3)]
@@ -157,7 +157,7 @@ private func echo(_ frames: [Frame], settings: UInt8, channel: EmbeddedChannel, 
 /// parts in order, or nil.
 private enum HostReader {
     static func read(_ wire: [UInt8], transport: NoiseTransport) -> ([UInt8], [[UInt8]])? {
-        var input = FrameScript(wire)
+        var input = InputReader(wire)
         var plaintext: [UInt8] = []
         var clearParts: [[UInt8]] = []
         while !input.isEmpty {
@@ -207,7 +207,7 @@ struct HostStream {
         self.maxBody = maxBody
     }
 
-    mutating func follow(_ script: inout FrameScript) {
+    mutating func follow(_ script: inout InputReader) {
         var steps = 0
         while !script.isEmpty, steps < 64 {
             steps += 1
@@ -326,36 +326,6 @@ private enum Keys {
     static let host = X25519KeyPair(secretKey: SecretBytes(copying: (0..<32).map { UInt8($0) &+ 1 }))
     static let device = X25519KeyPair(secretKey: SecretBytes(copying: (0..<32).map { UInt8($0) &+ 101 }))
     static let hello = ClientHello(vaultID: VaultID(high: 0x0102_0304_0506_0708, low: 0x1112_1314_1516_1718), intent: .session)
-}
-
-/// Reads the fuzz input front to back; past its end every read gives zeros.
-struct FrameScript {
-    private var bytes: [UInt8]
-    private var at = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var isEmpty: Bool { at >= bytes.count }
-
-    mutating func byte() -> UInt8 {
-        guard at < bytes.count else { return 0 }
-        defer { at += 1 }
-        return bytes[at]
-    }
-
-    /// A big-endian unsigned number of `count` bytes.
-    mutating func int(bytes count: Int) -> Int {
-        (0..<count).reduce(0) { value, _ in value << 8 | Int(byte()) }
-    }
-
-    /// Up to `count` bytes (fewer at the end of the input).
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        let end = min(bytes.count, at + count)
-        defer { at = end }
-        return at < end ? Array(bytes[at..<end]) : []
-    }
-
-    mutating func rest() -> [UInt8] { bytes(bytes.count) }
 }
 
 /// The program's main(): SwiftPM links `main` to `<Module>_main` (CLibFuzzer/shim.h).

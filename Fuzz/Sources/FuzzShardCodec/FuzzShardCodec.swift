@@ -26,7 +26,7 @@ import VishwaCrypto
 /// is a finding.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzShardCodec(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    var input = Script(Array(UnsafeBufferPointer(start: data, count: size)))
+    var input = InputReader(Array(UnsafeBufferPointer(start: data, count: size)))
     let k = 1 + Int(input.byte() % 8)
     let m = Int(input.byte() % 5)
     // Most chunks small (fast runs); with the top bit set, up to `maxChunk` (several segments).
@@ -160,7 +160,7 @@ private func part(of shard: [UInt8], bytes: Range<Int>?) -> ShardPart<[UInt8]> {
 }
 
 /// Applies the script's operations to the shards, until the script says stop (a zero byte) or ends.
-private func mutate(_ shards: inout [[UInt8]], script: inout Script) {
+private func mutate(_ shards: inout [[UInt8]], script: inout InputReader) {
     var steps = 0
     while !script.isEmpty, steps < 32 {
         steps += 1
@@ -185,34 +185,6 @@ private func mutate(_ shards: inout [[UInt8]], script: inout Script) {
             shards[j].replaceSubrange(0..<n, with: shards[i][0..<n])
         default: shards.append(script.bytes(script.int(bytes: 2)))
         }
-    }
-}
-
-/// Reads the fuzz input front to back; past its end every read gives zeros.
-struct Script {
-    private var bytes: [UInt8]
-    private var at = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var isEmpty: Bool { at >= bytes.count }
-
-    mutating func byte() -> UInt8 {
-        guard at < bytes.count else { return 0 }
-        defer { at += 1 }
-        return bytes[at]
-    }
-
-    /// A big-endian unsigned number of `count` bytes.
-    mutating func int(bytes count: Int) -> Int {
-        (0..<count).reduce(0) { value, _ in value << 8 | Int(byte()) }
-    }
-
-    /// Up to `count` bytes (fewer at the end of the input).
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        let end = min(bytes.count, at + count)
-        defer { at = end }
-        return at < end ? Array(bytes[at..<end]) : []
     }
 }
 
