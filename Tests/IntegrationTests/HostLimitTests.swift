@@ -413,13 +413,13 @@ final class RawPeer: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard bound == 0, connected == 0 else {
-            let code = errno
-            close(fd)
-            throw TestFailure("bind/connect from \(source): errno \(code)")
+            // No close here: the object is whole, so deinit runs and closes it. Closing twice
+            // would close whatever descriptor took the number in between (an event loop's).
+            throw TestFailure("bind/connect from \(source): errno \(errno)")
         }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     private static func address(_ text: String, port: Int) -> sockaddr_in {
         var address = sockaddr_in()

@@ -20,7 +20,8 @@ import Glibc
 
         let fd = open(vault.mountpoint + "/f", O_CREAT | O_WRONLY, 0o644)
         #expect(fd >= 0)
-        defer { if fd >= 0 { close(fd) } }
+        var isOpen = fd >= 0
+        defer { if isOpen { close(fd) } }  // only once: a second close could hit another descriptor
         #expect(first.withUnsafeBytes { pwrite(fd, $0.baseAddress, chunkSize, 0) } == chunkSize)
         // The full chunk is sealed in the background: wait for its 10 shards on the hosts.
         var early: [Int: Data] = [:]
@@ -32,6 +33,7 @@ import Glibc
         #expect(early.count == 10, "the first seal's shards did not appear: \(vault.log.suffix(2000))")
 
         #expect(second.withUnsafeBytes { pwrite(fd, $0.baseAddress, chunkSize, 0) } == chunkSize)
+        isOpen = false
         #expect(close(fd) == 0)
         vault.unmount()
 
