@@ -43,17 +43,19 @@ import VishwaWire
     }
 
     /// The handshake as `device` of its vault, then the welcome; returns the session's transport.
+    /// Reads wait up to 30 s: the host runs in this test process, which shares two cores with
+    /// every suite starting at once, and being slow to admit is not what this test is about.
     static func openSession(_ peer: RawPeer, device: TestDevice, hostKey: [UInt8]) throws -> NoiseTransport {
         let noise = NoiseHandshake(role: .initiator, staticKeyPair: device.keyPair, prologue: noisePrologue)
-        try peer.send(RawPeer.prefixed(try noise.writeMessage()), timeout: 5)
-        var length = try peer.read(2, timeout: 5)
-        _ = try noise.readMessage(try peer.read(Int(length[0]) << 8 | Int(length[1]), timeout: 5))
+        try peer.send(RawPeer.prefixed(try noise.writeMessage()), timeout: 30)
+        var length = try peer.read(2, timeout: 30)
+        _ = try noise.readMessage(try peer.read(Int(length[0]) << 8 | Int(length[1]), timeout: 30))
         guard noise.remoteStaticKey == hostKey else { throw TestFailure("not the host started") }
         let hello = ClientHello(vaultID: device.vault, intent: .session)
-        try peer.send(RawPeer.prefixed(try noise.writeMessage(payload: hello.encode())), timeout: 5)
+        try peer.send(RawPeer.prefixed(try noise.writeMessage(payload: hello.encode())), timeout: 30)
         let transport = try noise.split()
-        length = try peer.read(2, timeout: 5)
-        let welcome = try transport.decrypt(try peer.read(Int(length[0]) << 8 | Int(length[1]), timeout: 5))
+        length = try peer.read(2, timeout: 30)
+        let welcome = try transport.decrypt(try peer.read(Int(length[0]) << 8 | Int(length[1]), timeout: 30))
         guard welcome.count >= 9, welcome[8] == Status.ok.rawValue else { throw TestFailure("not welcomed") }
         return transport
     }
